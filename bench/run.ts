@@ -1,0 +1,831 @@
+/**
+ * `npm run bench [-- --quick] [--only=W1,W2] [--engines=sqlite,postgres] [--profile] [--out=file]`
+ *
+ * Runs every workload of issue 6 against Parley and, in the same run, against the
+ * baseline that stands for this machine's limit: server side pinned to core 0, load
+ * generator to core 1, each measured through /proc. Prints one JSON line per result and,
+ * at the end, a table; the JSON lines are also written to bench/results/.
+ */
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Api, freshStorage, openStorage, pool, PG_URL, seedUsers, startParley, type Engine, type SeededUser, type Storage } from './lib/parley.ts';
+import { call, cpuSeconds, CpuMeter, fdHardLimit, freePort, LOAD_CORE, ROOT, SERVER_CORE, sleep, spawnPinned, waitFor, type Pinned } from './lib/proc.ts';
+import { check, Histogram, jsonLine, result, round, table, type Result } from './lib/stats.ts';
+import { summarizeProfile, type Windows } from './lib/profile.ts';
+import { Inspector, INSPECT_ARGS, type MemorySample } from './lib/inspect.ts';
+import { uuidv7, nowIso } from '../packages/server/src/ids.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+
+const quick = flag('quick');
+const only = option('only')?.toUpperCase().split(',');
+const profileDir = flag('profile') ? path.join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
+const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 'quick' : 'full'}-latest.jsonl`);
+
+/** Every count and duration of a run; --quick shrinks them to fit in under 3 minutes. */
+const S = quick
+  ? { w1Sockets: 1000, w1ConnectDeadlineMs: 30_000, w2Pairs: 50, window: 4, warmupMs: 1000, durationMs: 3000, rateMs: 3000, w3Users: 200, w3Sizes: [10, 100], w3DurationMs: 2000, w4Rows: 20_000, w4Senders: 50, w5Messages: 1000, w5Conversations: 10, w5Devices: 100 }
+  : { w1Sockets: 20_000, w1ConnectDeadlineMs: 360_000, w2Pairs: 100, window: 4, warmupMs: 2000, durationMs: 10_000, rateMs: 8000, w3Users: 1000, w3Sizes: [10, 100, 1000], w3DurationMs: 6000, w4Rows: 200_000, w4Senders: 100, w5Messages: 5000, w5Conversations: 50, w5Devices: 1000 };
+
+const results: Result[] = [];
+mkdirSync(path.dirname(outFile), { recursive: true });
+writeFileSync(outFile, '');
+
+function emit(r: Result): void {
+  // Other work on the machine shows here: these figures are only comparable on a quiet one.
+  r.load_avg_1m = round(os.loadavg()[0]);
+  results.push(r);
+  const line = jsonLine(r);
+  console.log(line);
+  appendFileSync(outFile, line + '\n');
+}
+
+function note(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+const engineOption = option('engines')?.split(',') as Engine[] | undefined;
+// The quick run stays on SQLite (its budget is 3 minutes); the full run adds PostgreSQL.
+const ENGINES: Engine[] = engineOption ?? (!quick && (await pgReachable()) ? ['sqlite', 'postgres'] : ['sqlite']);
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+async function startBaselineWs(nodeArgs: string[] = []): Promise<Pinned & { wsUrl: string }> {
+  const port = await freePort();
+  const p = spawnPinned(SERVER_CORE, 'bench/baselines/ws-server.ts', { env: { BENCH_PORT: String(port) }, nodeArgs });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, 30_000, 'baseline ws server');
+  return { ...p, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };
+}
+
+const startGenerator = () => spawnPinned(LOAD_CORE, 'bench/load/client.ts', { ipc: true });
+const startStorageBaseline = (engine: Engine) => spawnPinned(SERVER_CORE, `bench/baselines/${engine === 'sqlite' ? 'sqlite' : 'pg'}-raw.ts`, { ipc: true });
+
+/** Every process started and not yet stopped: an interrupted run must not leave servers behind. */
+const live = new Set<Pinned>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    note(`${signal}: stopping ${live.size} process(es)`);
+    for (const p of live) p.child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** Everything started for one workload, stopped when it ends whatever happens. */
+class Scope {
+  private procs: Pinned[] = [];
+  private storages: Storage[] = [];
+  add<T extends Pinned>(p: T): T {
+    this.procs.push(p);
+    live.add(p);
+    void p.exited.then(() => live.delete(p));
+    return p;
+  }
+  storage(s: Storage): Storage {
+    this.storages.push(s);
+    return s;
+  }
+  async close(): Promise<void> {
+    for (const p of this.procs.reverse()) await p.kill();
+    this.procs = [];
+    for (const s of this.storages) await s.drop().catch(() => {});
+    this.storages = [];
+  }
+}
+
+/** A Parley server on fresh storage with `users` seeded; profiled when --profile. */
+async function parleyWith(scope: Scope, engine: Engine, userCount: number, prefix: string, tag: string, nodeArgs: string[] = []) {
+  const storage = scope.storage(await freshStorage(engine));
+  const database = await openStorage(storage);
+  const users = await seedUsers(database, userCount, prefix);
+  await database.close();
+  const cpuProfDir = profileDir ? path.join(profileDir, `${tag}-${engine}`) : undefined;
+  const server = scope.add(await startParley(storage, { cpuProfDir, nodeArgs }));
+  return { storage, users, server, api: new Api(server.url), cpuProfDir };
+}
+
+/** The measured phases of each server process, for clipping its profile. */
+const measuredWindows = new Map<number, Windows>();
+
+/** A CpuMeter over the server that also marks the phase it measures, for its profile. */
+function serverMeterOf(server: Pinned): CpuMeter {
+  return new CpuMeter(
+    () => [server.pid],
+    (from, to) => {
+      const windows = measuredWindows.get(server.pid) ?? [];
+      windows.push([from - server.startedAt, to - server.startedAt]);
+      measuredWindows.set(server.pid, windows);
+    },
+  );
+}
+
+/** Stop a profiled server and print its hottest frames in the measured phases (for docs/PERFORMANCE.md). */
+async function stopAndProfile(server: Pinned, cpuProfDir: string | undefined, tag: string): Promise<void> {
+  await server.kill('SIGINT');
+  if (!cpuProfDir) return;
+  await sleep(500);
+  const summary = summarizeProfile(cpuProfDir, 25, measuredWindows.get(server.pid));
+  if (summary) {
+    const file = path.join(cpuProfDir, 'top-frames.txt');
+    writeFileSync(file, summary);
+    note(`profile ${tag}: ${file}\n${summary}`);
+  }
+}
+
+/**
+ * What PostgreSQL's backends of one database are doing, sampled every 200 ms while a phase
+ * runs: a server that waits on locks or on its own connection pool shows it here.
+ */
+function pgWaits(storage: Storage): { stop(): Promise<string | null> } {
+  if (!storage.databaseUrl) return { stop: async () => null };
+  const name = new URL(storage.databaseUrl).pathname.slice(1);
+  const client = new pg.Client({ connectionString: PG_URL });
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    await client.connect();
+    while (running) {
+      const { rows } = await client.query<{ w: string }>(
+        "select state || ':' || coalesce(wait_event_type || '/' || wait_event, 'running') as w from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+        [name],
+      );
+      samples++;
+      for (const r of rows) counts.set(r.w, (counts.get(r.w) ?? 0) + 1);
+      await sleep(200);
+    }
+  })().catch(() => {});
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await client.end().catch(() => {});
+      if (samples === 0) return null;
+      return [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([w, n]) => `${w} ×${(n / samples).toFixed(1)}`)
+        .join(', ');
+    },
+  };
+}
+
+/**
+ * Wait until the server has worked off what setup queued (views pushed for every member of
+ * a new group, presence, sweeps): a measured phase starts on an idle server.
+ */
+async function quiet(server: Pinned, timeoutMs = 180_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const before = cpuSeconds(server.pid);
+    await sleep(1000);
+    if (cpuSeconds(server.pid) - before < 0.05) return;
+  }
+  note(`server ${server.pid} still busy after ${timeoutMs / 1000} s of waiting; measuring anyway`);
+}
+
+const lat = (values: number[]) => Histogram.from(values);
+const mb = (bytes: number) => bytes / 1024 / 1024;
+
+// ---------------------------------------------------------------------------------------
+// W1: idle density
+
+const W1_GROUP = 10;
+
+/**
+ * Memory per socket as the slope between a quarter and all of the sockets, each point
+ * taken after a forced full GC: what setup left behind cancels out of the difference.
+ */
+async function marginalMemory(p: Pinned, connect: (tokens: string[]) => Promise<number>, tokens: string[]) {
+  const inspector = await Inspector.attach(p);
+  try {
+    const quarter = Math.floor(tokens.length / 4);
+    const first = await connect(tokens.slice(0, quarter));
+    await sleep(1000);
+    const before = await inspector.memory(p.pid);
+    const rest = await connect(tokens.slice(quarter));
+    await sleep(1000);
+    const after = await inspector.memory(p.pid);
+    const per = (k: keyof MemorySample) => (rest > 0 ? (after[k] - before[k]) / rest : Number.NaN);
+    return { perSocket: per('rss'), heapPerSocket: per('heapUsed'), connected: first + rest, after };
+  } finally {
+    inspector.close();
+  }
+}
+
+async function w1(): Promise<void> {
+  // One process cannot hold more sockets than its open-file limit; keep room for the
+  // listener, the database and node's own descriptors.
+  const n = Math.min(S.w1Sockets, fdHardLimit() - 100);
+  const localAddresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  // Two generator processes: each holds half the client sockets, under its own fd limit.
+  const connectAll = async (gens: Pinned[], url: string, protocol: 'parley' | 'bare', tokens: string[]): Promise<number> => {
+    const perGenerator = Math.ceil(tokens.length / gens.length);
+    const done = await Promise.all(
+      gens.map((g, i) =>
+        call<{ connected: number }>(g, {
+          cmd: 'connect',
+          url,
+          protocol,
+          tokens: tokens.slice(i * perGenerator, (i + 1) * perGenerator),
+          localAddresses,
+          concurrency: protocol === 'parley' ? 25 : 100,
+          deadlineMs: S.w1ConnectDeadlineMs,
+        }),
+      ),
+    );
+    return done.reduce((sum, d) => sum + d.connected, 0);
+  };
+
+  const scope = new Scope();
+  let baseline: Awaited<ReturnType<typeof marginalMemory>>;
+  try {
+    note(`W1 baseline: bare ws server, ${n} sockets`);
+    const base = scope.add(await startBaselineWs(INSPECT_ARGS));
+    const gens = [scope.add(startGenerator()), scope.add(startGenerator())];
+    baseline = await marginalMemory(base, (tokens) => connectAll(gens, base.wsUrl, 'bare', tokens), Array.from({ length: n }, (_, i) => `u${i}`));
+  } finally {
+    await scope.close();
+  }
+
+  try {
+    note(`W1 Parley: ${n} authenticated sockets, each in 3 groups of ${W1_GROUP}`);
+    const { users, server, api } = await parleyWith(scope, 'sqlite', n, 'w1u', 'W1', INSPECT_ARGS);
+    // Three rounds of groups of 10 (the size of most people's groups), each round shifted,
+    // so everyone is in three groups with different people.
+    const groups: SeededUser[][] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let start = 0; start < n; start += W1_GROUP) {
+        groups.push(Array.from({ length: Math.min(W1_GROUP, n - start) }, (_, j) => users[(start + j + round * 37) % n]!));
+      }
+    }
+    await pool(groups, 4, (members, i) => api.group(members[0]!, members, `w1 group ${i}`));
+    const gens = [scope.add(startGenerator()), scope.add(startGenerator())];
+    const meter = new CpuMeter(() => [server.pid]);
+    meter.start();
+    const parley = await marginalMemory(server, (tokens) => connectAll(gens, server.wsUrl, 'parley', tokens), users.map((u) => u.token));
+    const connectCpu = meter.read();
+    emit(
+      result({
+        workload: 'W1',
+        metric: 'memory per socket (RSS after full GC)',
+        engine: 'sqlite',
+        parley: parley.perSocket / 1024,
+        baseline: baseline.perSocket / 1024,
+        unit: 'KiB',
+        targetKind: 'max',
+        targetValue: 2,
+        sockets: parley.connected,
+        sockets_wanted: n,
+        groups_per_user: 3,
+        group_size: W1_GROUP,
+        heap_kib_per_socket: round(parley.heapPerSocket / 1024),
+        baseline_heap_kib_per_socket: round(baseline.heapPerSocket / 1024),
+        server_rss_mb: round(mb(parley.after.rss)),
+        connect_cpu_s: round(connectCpu.cpu),
+        connect_wall_s: round(connectCpu.wall),
+        connect_ms_per_socket: round((connectCpu.wall * 1000) / Math.max(1, parley.connected)),
+      }),
+    );
+  } catch (err) {
+    failed('W1', 'sqlite', err, { value: baseline.perSocket / 1024, unit: 'KiB' });
+  } finally {
+    await scope.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// W2: one-to-one
+
+interface PairsResult {
+  delivered: number;
+  elapsed: number;
+  rate: number;
+  latency: number[];
+  errors: number;
+  firstError?: string;
+  undelivered: number;
+}
+
+async function w2(): Promise<void> {
+  const pairsCount = S.w2Pairs;
+  const scope = new Scope();
+  let baseline: PairsResult;
+  let baselineGenCpu: number;
+  // CPU per message survives a shared machine better than throughput does.
+  let baselineCpuPerM: number;
+  try {
+    note(`W2 baseline: bare ws relay, ${pairsCount} pairs, window ${S.window}`);
+    const base = scope.add(await startBaselineWs());
+    const gen = scope.add(startGenerator());
+    const tokens = Array.from({ length: pairsCount * 2 }, (_, i) => `p${i}`);
+    await call(gen, { cmd: 'connect', url: base.wsUrl, protocol: 'bare', tokens });
+    const pairs = Array.from({ length: pairsCount }, (_, i) => ({ a: 2 * i, b: 2 * i + 1, target: tokens[2 * i + 1], targetB: tokens[2 * i] }));
+    const genMeter = new CpuMeter(() => [gen.pid]);
+    const baseMeter = new CpuMeter(() => [base.pid]);
+    genMeter.start();
+    baseMeter.start();
+    baseline = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: S.window, warmupMs: S.warmupMs, durationMs: S.durationMs });
+    baselineGenCpu = genMeter.read().share;
+    baselineCpuPerM = (baseMeter.read().cpu / Math.max(1, baseline.delivered)) * 1e6;
+  } finally {
+    await scope.close();
+  }
+
+  for (const engine of ENGINES) {
+    try {
+      note(`W2 Parley on ${engine}: ${pairsCount} pairs in direct conversations`);
+      const { users, server, api, cpuProfDir, storage } = await parleyWith(scope, engine, pairsCount * 2, 'w2u', 'W2');
+      const convs = await pool(Array.from({ length: pairsCount }, (_, i) => i), 8, (i) => api.direct(users[2 * i]!, users[2 * i + 1]!));
+      const gen = scope.add(startGenerator());
+      await call(gen, { cmd: 'connect', url: server.wsUrl, protocol: 'parley', tokens: users.map((u) => u.token) });
+      const pairs = convs.map((c, i) => ({ a: 2 * i, b: 2 * i + 1, target: c, targetB: c }));
+      await quiet(server);
+      const serverMeter = serverMeterOf(server);
+      const genMeter = new CpuMeter(() => [gen.pid]);
+      serverMeter.start();
+      genMeter.start();
+      const waits = pgWaits(storage);
+      const peak = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: S.window, warmupMs: S.warmupMs, durationMs: S.durationMs });
+      const pgBackends = await waits.stop();
+      const serverCpu = serverMeter.read();
+      const genCpu = genMeter.read();
+      if (peak.errors) note(`W2 ${engine}: ${peak.errors} error frames, first ${peak.firstError}`);
+      const pl = lat(peak.latency);
+      const bl = lat(baseline.latency);
+      emit(
+        result({
+          workload: 'W2',
+          metric: 'delivered messages/s (closed loop)',
+          engine,
+          parley: peak.rate,
+          baseline: baseline.rate,
+          unit: 'msg/s',
+          targetKind: 'min',
+          targetValue: 0.5,
+          p50_ms: round(pl.percentile(50)),
+          p99_ms: round(pl.percentile(99)),
+          baseline_p50_ms: round(bl.percentile(50)),
+          baseline_p99_ms: round(bl.percentile(99)),
+          server_cpu: round(serverCpu.share),
+          gen_cpu: round(genCpu.share),
+          baseline_gen_cpu: round(baselineGenCpu),
+          server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, peak.delivered)) * 1e6),
+          baseline_cpu_s_per_M: round(baselineCpuPerM),
+          errors: peak.errors,
+          undelivered: peak.undelivered,
+          ...(pgBackends ? { pg_backends: pgBackends } : {}),
+        }),
+      );
+
+      const rate = Math.max(1, Math.round(peak.rate / 2));
+      note(`W2 Parley on ${engine}: open loop at ${rate} msg/s (half the peak)`);
+      serverMeter.start();
+      genMeter.start();
+      const half = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: 0, rate, warmupMs: S.warmupMs / 2, durationMs: S.rateMs });
+      const hl = lat(half.latency);
+      const p99 = hl.percentile(99);
+      emit(
+        check({
+          workload: 'W2',
+          metric: 'send→receive p99 at half the peak rate',
+          engine,
+          parley: p99,
+          unit: 'ms',
+          target: '< 25 ms',
+          met: half.delivered > 0 ? p99 < 25 : null,
+          p50_ms: round(hl.percentile(50)),
+          p99_ms: round(p99),
+          offered_rate: rate,
+          delivered_rate: round(half.rate),
+          server_cpu: round(serverMeter.read().share),
+          gen_cpu: round(genMeter.read().share),
+          errors: half.errors,
+        }),
+      );
+      await stopAndProfile(server, cpuProfDir, `W2-${engine}`);
+    } catch (err) {
+      failed('W2', engine, err, { value: baseline.rate, unit: 'msg/s' });
+    } finally {
+      await scope.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// W3: group fan-out
+
+interface FanoutResult {
+  deliveries: number;
+  completed: number;
+  published: number;
+  elapsed: number;
+  rate: number;
+  latency: number[];
+  errors: number;
+  firstError?: string;
+  incomplete: number;
+}
+
+const W3_WINDOW = 2;
+
+function w3Groups(users: number): { size: number; groups: number[][] }[] {
+  return S.w3Sizes.map((size) => ({
+    size,
+    groups: Array.from({ length: Math.max(1, Math.floor(users / size)) }, (_, g) => Array.from({ length: size }, (_, j) => g * size + j)),
+  }));
+}
+
+async function w3(): Promise<void> {
+  const layout = w3Groups(S.w3Users);
+  const scope = new Scope();
+  const baseline = new Map<number, { r: FanoutResult; gen: number; cpuPerM: number }>();
+  try {
+    note(`W3 baseline: pre-serialized buffer written to ${S.w3Users} sockets, groups of ${S.w3Sizes.join(', ')}`);
+    const base = scope.add(await startBaselineWs());
+    const gen = scope.add(startGenerator());
+    await call(gen, { cmd: 'connect', url: base.wsUrl, protocol: 'bare', tokens: Array.from({ length: S.w3Users }, (_, i) => `f${i}`) });
+    await call(gen, { cmd: 'join', groups: layout.flatMap(({ size, groups }) => groups.map((members, g) => ({ group: `g:${size}:${g}`, members }))) });
+    for (const { size, groups } of layout) {
+      const genMeter = new CpuMeter(() => [gen.pid]);
+      const baseMeter = new CpuMeter(() => [base.pid]);
+      genMeter.start();
+      baseMeter.start();
+      const r = await call<FanoutResult>(gen, {
+        cmd: 'fanout',
+        groups: groups.map((members, g) => ({ publisher: members[0], target: `g:${size}:${g}`, expected: members.length - 1 })),
+        window: W3_WINDOW,
+        warmupMs: S.warmupMs / 2,
+        durationMs: S.w3DurationMs,
+      });
+      baseline.set(size, { r, gen: genMeter.read().share, cpuPerM: (baseMeter.read().cpu / Math.max(1, r.deliveries)) * 1e6 });
+    }
+  } finally {
+    await scope.close();
+  }
+
+  try {
+    note('W3 Parley: the same groups as conversations');
+    const { users, server, api, storage, cpuProfDir } = await parleyWith(scope, 'sqlite', S.w3Users, 'w3u', 'W3');
+    // Everyone connects before the groups exist: a connect costs queries per online peer
+    // (the presence snapshot, see docs/PERFORMANCE.md), which W1 and W5 measure; W3 measures fan-out.
+    const gen = scope.add(startGenerator());
+    await call(gen, { cmd: 'connect', url: server.wsUrl, protocol: 'parley', tokens: users.map((u) => u.token), concurrency: 10 });
+    const convs = new Map<number, string[]>();
+    for (const { size, groups } of layout) {
+      convs.set(size, await pool(groups, 4, (members, g) => api.group(users[members[0]!]!, members.map((m) => users[m]!), `w3 ${size} ${g}`)));
+    }
+    await quiet(server);
+    let published = 0;
+    for (const { size, groups } of layout) {
+      const serverMeter = serverMeterOf(server);
+      const genMeter = new CpuMeter(() => [gen.pid]);
+      serverMeter.start();
+      genMeter.start();
+      const r = await call<FanoutResult>(gen, {
+        cmd: 'fanout',
+        groups: groups.map((members, g) => ({ publisher: members[0], target: convs.get(size)![g], expected: members.length - 1 })),
+        window: W3_WINDOW,
+        warmupMs: S.warmupMs / 2,
+        durationMs: S.w3DurationMs,
+      });
+      const serverCpu = serverMeter.read();
+      published += r.published;
+      if (r.errors) note(`W3 ${size}: ${r.errors} error frames, first ${r.firstError}`);
+      const b = baseline.get(size)!;
+      const pl = lat(r.latency);
+      const bl = lat(b.r.latency);
+      emit(
+        result({
+          workload: `W3/${size}`,
+          metric: `deliveries/s, ${groups.length} group(s) of ${size}`,
+          engine: 'sqlite',
+          parley: r.rate,
+          baseline: b.r.rate,
+          unit: 'deliveries/s',
+          targetKind: 'min',
+          targetValue: 0.7,
+          p50_ms: round(pl.percentile(50)),
+          p99_ms: round(pl.percentile(99)),
+          baseline_p50_ms: round(bl.percentile(50)),
+          baseline_p99_ms: round(bl.percentile(99)),
+          server_cpu: round(serverCpu.share),
+          gen_cpu: round(genMeter.read().share),
+          baseline_gen_cpu: round(b.gen),
+          server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.deliveries)) * 1e6),
+          baseline_cpu_s_per_M: round(b.cpuPerM),
+          errors: r.errors,
+          incomplete: r.incomplete,
+        }),
+      );
+    }
+    await stopAndProfile(server, cpuProfDir, 'W3');
+    const stored = await storedMessages(storage, (db) => db.prepare("select count(*) as n from messages where kind = 'message'").get() as { n: number });
+    emit(
+      check({
+        workload: 'W3',
+        metric: 'rows stored per published message',
+        engine: 'sqlite',
+        parley: published ? stored.n / published : null,
+        unit: 'rows/msg',
+        target: '= 1',
+        met: published ? stored.n === published : null,
+        published,
+        stored: stored.n,
+      }),
+    );
+  } catch (err) {
+    failed('W3', 'sqlite', err);
+  } finally {
+    await scope.close();
+  }
+}
+
+async function storedMessages<T>(storage: Storage, q: (db: SQLite.Database) => T): Promise<T> {
+  const db = new SQLite(storage.file!, { readonly: true });
+  try {
+    return q(db);
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// W4: persistence
+
+interface InsertResult {
+  rows: number;
+  seconds: number;
+  rate: number;
+  bytesPerMessage: number;
+}
+
+async function w4(): Promise<void> {
+  for (const engine of ENGINES) {
+    const scope = new Scope();
+    try {
+      note(`W4 baseline on ${engine}: raw prepared insert, ${S.w4Rows} rows in 1,000-row transactions`);
+      const storage = scope.storage(await freshStorage(engine));
+      const database = await openStorage(storage);
+      const [owner] = await seedUsers(database, 1, 'w4raw');
+      const conversations = Array.from({ length: S.w4Senders }, () => uuidv7());
+      const now = nowIso();
+      await database.db
+        .insertInto('conversations')
+        .values(conversations.map((id) => ({ id, type: 'group', direct_key: null, title: 'raw', description: '', avatar_attachment_id: null, info_policy: 'admins', last_seq: 0, disappearing_seconds: 0, created_by: owner!.id, created_at: now, updated_at: now })))
+        .execute();
+      await database.close();
+      const raw = scope.add(startStorageBaseline(engine));
+      const rawMeter = new CpuMeter(() => [raw.pid]);
+      rawMeter.start();
+      const baseline = await call<InsertResult>(raw, {
+        cmd: 'insert',
+        file: storage.file,
+        url: storage.databaseUrl,
+        count: S.w4Rows,
+        batch: 1000,
+        conversations,
+        userId: owner!.id,
+        deviceId: uuidv7(),
+      });
+      // The baseline process only (PostgreSQL's own work is not in it, as it is not in Parley's figure);
+      // it includes making the rows, so it is an upper bound.
+      const baselineCpuPerM = (rawMeter.read().cpu / baseline.rows) * 1e6;
+      await scope.close();
+
+      note(`W4 Parley on ${engine}: ${S.w4Senders} senders, ${S.window * 4} sends in flight each`);
+      const { users, server, api, storage: pStorage, cpuProfDir } = await parleyWith(scope, engine, S.w4Senders, 'w4u', 'W4');
+      const convs = await pool(users, 8, (u, i) => api.group(u, [u], `w4 ${i}`));
+      const gen = scope.add(startGenerator());
+      await call(gen, { cmd: 'connect', url: server.wsUrl, protocol: 'parley', tokens: users.map((u) => u.token) });
+      await quiet(server);
+      const serverMeter = serverMeterOf(server);
+      const genMeter = new CpuMeter(() => [gen.pid]);
+      serverMeter.start();
+      genMeter.start();
+      const waits = pgWaits(pStorage);
+      const r = await call<{ acked: number; rate: number; latency: number[]; errors: number; firstError?: string; unacked: number }>(gen, {
+        cmd: 'persist',
+        senders: convs.map((c, i) => ({ index: i, target: c })),
+        window: S.window * 4,
+        warmupMs: S.warmupMs,
+        durationMs: S.durationMs,
+      });
+      const pgBackends = await waits.stop();
+      const serverCpu = serverMeter.read();
+      const genCpu = genMeter.read();
+      if (r.errors) note(`W4 ${engine}: ${r.errors} error frames, first ${r.firstError}`);
+      await stopAndProfile(server, cpuProfDir, `W4-${engine}`);
+      const raw2 = scope.add(startStorageBaseline(engine));
+      const size = await call<{ bytesPerMessage: number | null; rows: number }>(raw2, { cmd: 'size', file: pStorage.file, url: pStorage.databaseUrl });
+      const l = lat(r.latency);
+      emit(
+        result({
+          workload: 'W4',
+          metric: 'persisted messages/s',
+          engine,
+          parley: r.rate,
+          baseline: baseline.rate,
+          unit: 'msg/s',
+          targetKind: 'min',
+          targetValue: 0.7,
+          p50_ms: round(l.percentile(50)),
+          p99_ms: round(l.percentile(99)),
+          server_cpu: round(serverCpu.share),
+          gen_cpu: round(genCpu.share),
+          server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.acked)) * 1e6),
+          baseline_cpu_s_per_M: round(baselineCpuPerM),
+          errors: r.errors,
+          unacked: r.unacked,
+          ...(pgBackends ? { pg_backends: pgBackends } : {}),
+        }),
+      );
+      emit(
+        result({
+          workload: 'W4',
+          metric: 'bytes on disk per message (table + indexes)',
+          engine,
+          parley: size.bytesPerMessage,
+          baseline: baseline.bytesPerMessage,
+          unit: 'B/msg',
+          targetKind: 'max',
+          targetValue: 1.3,
+          rows: size.rows,
+        }),
+      );
+    } catch (err) {
+      failed('W4', engine, err);
+    } finally {
+      await scope.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// W5: catch-up
+
+interface CatchupResult {
+  retries: number;
+  rows: number;
+  seconds: number;
+  rate: number;
+  missed: number;
+  duplicates: number;
+  requests: number;
+}
+
+async function w5(): Promise<void> {
+  const scope = new Scope();
+  try {
+    const convCount = S.w5Conversations;
+    const groupSize = 100;
+    const groupCount = Math.ceil(S.w5Devices / groupSize);
+    note(`W5 Parley: one device behind by ${S.w5Messages} messages in ${convCount} conversations; ${S.w5Devices} devices behind by 100`);
+    const { users, server, api, storage, cpuProfDir } = await parleyWith(scope, 'sqlite', 1 + convCount + S.w5Devices, 'w5u', 'W5');
+    const reader = users[0]!;
+    const senders = users.slice(1, 1 + convCount);
+    const devices = users.slice(1 + convCount);
+    const direct = await pool(senders, 8, (s) => api.direct(s, reader));
+    const groups = await pool(
+      Array.from({ length: groupCount }, (_, g) => devices.slice(g * groupSize, (g + 1) * groupSize)),
+      4,
+      (members, g) => api.group(members[0]!, members, `w5 ${g}`),
+    );
+    // Where every device stands before it goes offline: its cursor and last seq per conversation.
+    const standing = async (u: SeededUser) => {
+      const sync = await api.call<{ cursor: string; conversations: { id: string; lastSeq: number }[] }>('GET', '/v1/sync', u.token);
+      return { token: u.token, cursor: sync.cursor, known: Object.fromEntries(sync.conversations.map((c) => [c.id, c.lastSeq])) };
+    };
+    const readerBefore = await standing(reader);
+    const devicesBefore = await pool(devices, 16, standing);
+
+    note('W5: writing the backlog through the HTTP API');
+    const send = (u: SeededUser, conv: string, i: number) =>
+      api.call('POST', `/v1/conversations/${conv}/messages`, u.token, {
+        clientId: `w5-${conv.slice(-8)}-${i}`,
+        kind: 'message',
+        content: { encoding: 'plain', data: `{"s":0,"n":${i},"t":0,"text":"${'x'.repeat(80)}"}` },
+      });
+    await pool(Array.from({ length: S.w5Messages }, (_, i) => i), 16, (i) => send(senders[i % convCount]!, direct[i % convCount]!, i));
+    await pool(Array.from({ length: groupCount * 100 }, (_, i) => i), 16, (i) => {
+      const g = i % groupCount;
+      return send(devices[g * groupSize]!, groups[g]!, i);
+    });
+
+    const gen = scope.add(startGenerator());
+    await quiet(server);
+    const runs: { name: string; devices: typeof devicesBefore }[] = [
+      { name: `1 device, ${S.w5Messages} messages in ${convCount} conversations`, devices: [readerBefore] },
+      { name: `${S.w5Devices} devices at once, 100 behind each`, devices: devicesBefore },
+    ];
+    const measured: { name: string; r: CatchupResult; serverCpu: number; genCpu: number }[] = [];
+    for (const run of runs) {
+      const serverMeter = serverMeterOf(server);
+      const genMeter = new CpuMeter(() => [gen.pid]);
+      serverMeter.start();
+      genMeter.start();
+      const r = await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: run.devices, pageLimit: 200, parallel: 4 });
+      measured.push({ name: run.name, r, serverCpu: serverMeter.read().share, genCpu: genMeter.read().share });
+    }
+    await stopAndProfile(server, cpuProfDir, 'W5');
+
+    // The baseline scans exactly the ranges each run fetched, from the same file.
+    const raw = scope.add(startStorageBaseline('sqlite'));
+    for (const [i, run] of runs.entries()) {
+      const ranges = run.devices.flatMap((d) => Object.entries(d.known).map(([conversationId, after]) => ({ conversationId, after })));
+      // Only the conversations that changed: the same ones the device paged.
+      const changed = i === 0 ? ranges.filter((r) => direct.includes(r.conversationId)) : ranges.filter((r) => groups.includes(r.conversationId));
+      const baseline = await call<{ rows: number; rate: number }>(raw, { cmd: 'scan', file: storage.file, ranges: changed, limit: 200 });
+      const m = measured[i]!;
+      emit(
+        result({
+          workload: i === 0 ? 'W5/1' : `W5/${S.w5Devices}`,
+          metric: `catch-up rows/s, ${m.name}`,
+          engine: 'sqlite',
+          parley: m.r.rate,
+          baseline: baseline.rate,
+          unit: 'rows/s',
+          targetKind: 'min',
+          targetValue: 0.5,
+          server_cpu: round(m.serverCpu),
+          gen_cpu: round(m.genCpu),
+          rows: m.r.rows,
+          baseline_rows: baseline.rows,
+          requests: m.r.requests,
+          retries: m.r.retries,
+          seconds: round(m.r.seconds),
+        }),
+      );
+      emit(
+        check({
+          workload: i === 0 ? 'W5/1' : `W5/${S.w5Devices}`,
+          metric: 'messages missed or duplicated in catch-up',
+          engine: 'sqlite',
+          parley: m.r.missed + m.r.duplicates,
+          unit: 'messages',
+          target: '= 0',
+          met: m.r.missed === 0 && m.r.duplicates === 0 && m.r.rows === baseline.rows,
+          missed: m.r.missed,
+          duplicates: m.r.duplicates,
+        }),
+      );
+    }
+  } catch (err) {
+    failed('W5', 'sqlite', err);
+  } finally {
+    await scope.close();
+  }
+}
+
+/** A workload that could not run still reports, with its error (and the baseline, when that ran). */
+function failed(workload: string, engine: Engine, err: unknown, baseline: { value: number; unit: string } | null = null): void {
+  const message = String((err as Error).message ?? err);
+  note(`${workload} on ${engine} failed: ${message}`);
+  emit({
+    workload,
+    engine,
+    metric: 'failed to run',
+    parley: null,
+    baseline: round(baseline?.value),
+    unit: baseline?.unit ?? '',
+    ratio: null,
+    target: '',
+    met: false,
+    error: message.split('\n').slice(0, 3).join(' ').slice(0, 400),
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+const WORKLOADS: Record<string, () => Promise<void>> = { W1: w1, W2: w2, W3: w3, W4: w4, W5: w5 };
+
+const started = performance.now();
+note(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, engines ${ENGINES.join(', ')}${profileDir ? `, profiles in ${profileDir}` : ''}`);
+for (const [id, run] of Object.entries(WORKLOADS)) {
+  if (only && !only.includes(id)) continue;
+  try {
+    await run();
+  } catch (err) {
+    failed(id, 'sqlite', err);
+  }
+}
+console.log(`\n${table(results)}\n`);
+note(`done in ${round((performance.now() - started) / 1000)} s; JSON lines in ${path.relative(process.cwd(), outFile)}`);
+process.exit(0);

@@ -1,0 +1,444 @@
+import type { OutboxEntry } from './outbox.ts';
+import type { Conversation, Envelope, MarkerKind, PlainContent } from './types.ts';
+
+/** How my own message stands: from the outbox (`pending`, `failed`) or the others' markers. */
+export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'failed';
+
+export interface ReactionView {
+  emoji: string;
+  count: number;
+  userIds: string[];
+  /** I reacted with this emoji. */
+  mine: boolean;
+}
+
+/** One item of a conversation's timeline: a message (edits, reactions and deletes folded in) or a system event. */
+export interface MessageView {
+  /** Stable across the pending → sent transition: use it as the React key. */
+  key: string;
+  /** The server id, or null while pending. */
+  id: string | null;
+  clientId: string;
+  conversationId: string;
+  seq: number | null;
+  senderId: string;
+  kind: 'message' | 'system';
+  /** The decoded content (for a text message, with the latest edit applied); null when unsent or unreadable. */
+  content: PlainContent | null;
+  /** The text to show (latest edit), or null. */
+  text: string | null;
+  replyTo: string | null;
+  attachmentIds: string[];
+  createdAt: string;
+  edited: boolean;
+  editedAt: string | null;
+  /** Earlier texts, oldest first, with when each was replaced. */
+  history: { text: string; replacedAt: string }[];
+  reactions: ReactionView[];
+  /** Unsent for everyone (or expired): the content is gone. */
+  deleted: boolean;
+  /** The payload could not be decoded (unknown encoding, corrupt, or not decryptable). */
+  unreadable: boolean;
+  /** Only for my own messages. */
+  status: MessageStatus | null;
+  /** Why a failed send failed. */
+  error: { code: string; message: string } | null;
+}
+
+export interface Snapshot {
+  /** Conversations, most recently active first. */
+  conversations: Conversation[];
+  /** Users I blocked (their messages are hidden in groups). */
+  blocked: ReadonlySet<string>;
+}
+
+interface Stored {
+  envelope: Envelope;
+  plain: PlainContent | null;
+  unreadable: boolean;
+}
+
+interface ConversationData {
+  /** Envelopes by seq. */
+  bySeq: Map<number, Stored>;
+  ids: Set<string>;
+  /** userId → highest seq per marker kind. */
+  markers: Map<string, { read: number; delivered: number }>;
+  view: MessageView[] | null;
+  /** Seqs below this are not loaded yet (`loadOlder` fetches them). */
+  oldestSeq: number | null;
+  hasOlder: boolean;
+}
+
+const textOf = (c: PlainContent | null): string | null => (c && (c.type === 'text' || c.type === 'edit') ? c.text : null);
+
+/**
+ * The client's local cache of conversations and messages, folded from envelopes. Reading is
+ * synchronous and snapshots are immutable, so it plugs into React's `useSyncExternalStore`.
+ *
+ * @example
+ * const conversations = useSyncExternalStore(client.store.subscribe, () => client.store.getSnapshot().conversations);
+ * const messages = useSyncExternalStore(client.store.subscribe, () => client.store.getMessages(conversationId));
+ */
+export class Store {
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly data = new Map<string, ConversationData>();
+  private blockedIds = new Set<string>();
+  private pending: OutboxEntry[] = [];
+  private readonly listeners = new Set<() => void>();
+  private snapshot: Snapshot | null = null;
+  private notifyScheduled = false;
+  private me: string | null = null;
+
+  /**
+   * Be told of any change; returns the unsubscribe function.
+   *
+   * @example
+   * const off = client.store.subscribe(() => render(client.store.getSnapshot()));
+   */
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /**
+   * The current conversations and blocks; the same object until something changes.
+   *
+   * @example
+   * const { conversations } = client.store.getSnapshot();
+   */
+  getSnapshot = (): Snapshot => {
+    this.snapshot ??= {
+      conversations: [...this.conversations.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : a.id < b.id ? 1 : -1)),
+      blocked: new Set(this.blockedIds),
+    };
+    return this.snapshot;
+  };
+
+  /**
+   * One conversation, or undefined.
+   *
+   * @example
+   * const c = client.store.getConversation(id);
+   */
+  getConversation(conversationId: string): Conversation | undefined {
+    return this.conversations.get(conversationId);
+  }
+
+  /**
+   * A conversation's timeline in seq order, then my pending sends; the same array until that conversation changes.
+   *
+   * @example
+   * for (const m of client.store.getMessages(id)) print(m.senderId, m.text, m.status);
+   */
+  getMessages(conversationId: string): MessageView[] {
+    const d = this.dataOf(conversationId);
+    d.view ??= this.fold(conversationId, d);
+    return d.view;
+  }
+
+  /**
+   * Whether older messages exist than those loaded (see `ParleyClient.loadOlder`).
+   *
+   * @example
+   * if (client.store.hasOlder(id)) await client.loadOlder(id);
+   */
+  hasOlder(conversationId: string): boolean {
+    return this.data.get(conversationId)?.hasOlder ?? false;
+  }
+
+  /** The lowest loaded seq, or null. */
+  oldestSeq(conversationId: string): number | null {
+    return this.data.get(conversationId)?.oldestSeq ?? null;
+  }
+
+  /** An envelope by id, if loaded. */
+  getEnvelope(conversationId: string, id: string): Envelope | undefined {
+    const d = this.data.get(conversationId);
+    if (!d?.ids.has(id)) return undefined;
+    for (const s of d.bySeq.values()) if (s.envelope.id === id) return s.envelope;
+    return undefined;
+  }
+
+  /** @internal */
+  setMe(userId: string): void {
+    if (this.me === userId) return;
+    this.me = userId;
+    this.invalidateAll();
+  }
+
+  /**
+   * Put a conversation fetched over HTTP into the store (socket events and sync do it by themselves).
+   *
+   * @example
+   * client.store.upsertConversation(await client.conversations.accept(id));
+   */
+  upsertConversation(c: Conversation): void {
+    this.conversations.set(c.id, c);
+    this.dataOf(c.id).view = null;
+    this.changed();
+  }
+
+  /**
+   * Drop a conversation from the store (after leaving or declining it).
+   *
+   * @example
+   * await client.members.remove(id, me.id);
+   * client.store.removeConversation(id);
+   */
+  removeConversation(conversationId: string): void {
+    this.conversations.delete(conversationId);
+    this.data.delete(conversationId);
+    this.changed();
+  }
+
+  /** @internal */
+  setBlocked(ids: Iterable<string>): void {
+    this.blockedIds = new Set(ids);
+    this.invalidateAll();
+  }
+
+  /** @internal */
+  setBlockedOne(userId: string, blocked: boolean): void {
+    if (blocked) this.blockedIds.add(userId);
+    else this.blockedIds.delete(userId);
+    this.invalidateAll();
+  }
+
+  /**
+   * Whether I blocked this user.
+   *
+   * @example
+   * if (client.store.isBlocked(user.id)) showUnblockButton();
+   */
+  isBlocked(userId: string): boolean {
+    return this.blockedIds.has(userId);
+  }
+
+  /** @internal The outbox changed: pending and failed sends show at the end of their timeline. */
+  setPending(entries: OutboxEntry[]): void {
+    const touched = new Set([...this.pending, ...entries].map((e) => e.conversationId));
+    this.pending = entries;
+    for (const id of touched) this.dataOf(id).view = null;
+    this.changed();
+  }
+
+  /**
+   * @internal Add or refresh envelopes (already decoded). Returns those not seen before.
+   * A known id is replaced: the server's copy may be newer (erased after an unsend).
+   */
+  apply(conversationId: string, items: Stored[]): Envelope[] {
+    const d = this.dataOf(conversationId);
+    const fresh: Envelope[] = [];
+    for (const item of items) {
+      if (!d.ids.has(item.envelope.id)) fresh.push(item.envelope);
+      d.ids.add(item.envelope.id);
+      d.bySeq.set(item.envelope.seq, item);
+      if (d.oldestSeq === null || item.envelope.seq < d.oldestSeq) d.oldestSeq = item.envelope.seq;
+    }
+    if (items.length === 0) return fresh;
+    const c = this.conversations.get(conversationId);
+    if (c) {
+      let next = c;
+      for (const e of fresh) {
+        if (e.seq > next.lastSeq) {
+          const fromOther = this.me !== null && e.senderId !== this.me && (e.kind === 'message');
+          next = { ...next, lastSeq: e.seq, updatedAt: e.createdAt > next.updatedAt ? e.createdAt : next.updatedAt, unreadCount: next.unreadCount + (fromOther ? 1 : 0) };
+        }
+      }
+      if (next !== c) this.conversations.set(conversationId, next);
+    }
+    d.view = null;
+    this.changed();
+    return fresh;
+  }
+
+  /** @internal */
+  setHasOlder(conversationId: string, hasOlder: boolean): void {
+    const d = this.dataOf(conversationId);
+    if (d.hasOlder === hasOlder) return;
+    d.hasOlder = hasOlder;
+    this.changed();
+  }
+
+  /** @internal A read or delivery marker (monotonic). */
+  applyMarker(conversationId: string, userId: string, kind: MarkerKind, seq: number): void {
+    const d = this.dataOf(conversationId);
+    const m = d.markers.get(userId) ?? { read: 0, delivered: 0 };
+    const before = m[kind];
+    m[kind] = Math.max(before, seq);
+    // Read implies delivered.
+    if (kind === 'read') m.delivered = Math.max(m.delivered, seq);
+    d.markers.set(userId, m);
+    if (userId === this.me && kind === 'read') {
+      const c = this.conversations.get(conversationId);
+      if (c && c.unreadCount > 0 && seq >= c.lastSeq) this.conversations.set(conversationId, { ...c, unreadCount: 0 });
+    }
+    if (m[kind] !== before) {
+      d.view = null;
+      this.changed();
+    }
+  }
+
+  /** @internal Forget everything (sign-out). */
+  clear(): void {
+    this.conversations.clear();
+    this.data.clear();
+    this.blockedIds.clear();
+    this.pending = [];
+    this.me = null;
+    this.changed();
+  }
+
+  private dataOf(conversationId: string): ConversationData {
+    let d = this.data.get(conversationId);
+    if (!d) {
+      d = { bySeq: new Map(), ids: new Set(), markers: new Map(), view: null, oldestSeq: null, hasOlder: false };
+      this.data.set(conversationId, d);
+    }
+    return d;
+  }
+
+  private invalidateAll(): void {
+    for (const d of this.data.values()) d.view = null;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.snapshot = null;
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    // Batch a burst of envelopes (a synced page) into one render.
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      for (const l of [...this.listeners]) l();
+    });
+  }
+
+  private statusOf(conversationId: string, d: ConversationData, seq: number): MessageStatus {
+    const c = this.conversations.get(conversationId);
+    const others = (c?.members ?? []).filter((m) => m.userId !== this.me && m.state === 'active').map((m) => m.userId);
+    if (others.length === 0) return 'sent';
+    const all = (kind: MarkerKind) => others.every((u) => (d.markers.get(u)?.[kind] ?? 0) >= seq);
+    if (all('read')) return 'read';
+    if (all('delivered')) return 'delivered';
+    return 'sent';
+  }
+
+  private pendingViews(conversationId: string): MessageView[] {
+    return this.pending
+      .filter((e) => e.conversationId === conversationId && e.kind === 'message')
+      .map((e) => ({
+        key: e.clientId,
+        id: null,
+        clientId: e.clientId,
+        conversationId,
+        seq: null,
+        senderId: this.me ?? '',
+        kind: 'message' as const,
+        content: e.content,
+        text: textOf(e.content),
+        replyTo: e.refs?.replyTo ?? null,
+        attachmentIds: e.attachmentIds ?? [],
+        createdAt: e.createdAt,
+        edited: false,
+        editedAt: null,
+        history: [],
+        reactions: [],
+        deleted: false,
+        unreadable: false,
+        status: e.state === 'failed' ? ('failed' as const) : ('pending' as const),
+        error: e.error ?? null,
+      }));
+  }
+
+  private fold(conversationId: string, d: ConversationData): MessageView[] {
+    const isGroup = this.conversations.get(conversationId)?.type === 'group';
+    const hidden = (senderId: string) => isGroup && this.blockedIds.has(senderId);
+    const views = new Map<string, MessageView>();
+    const reactions = new Map<string, Map<string, Set<string>>>();
+    const order: MessageView[] = [];
+    const seqs = [...d.bySeq.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const { envelope: e, plain, unreadable } = d.bySeq.get(seq)!;
+      switch (e.kind) {
+        case 'message':
+        case 'system': {
+          const mine = e.senderId === this.me;
+          const deleted = e.content === null || e.deletedAt !== undefined;
+          const v: MessageView = {
+            key: mine ? e.clientId : e.id,
+            id: e.id,
+            clientId: e.clientId,
+            conversationId,
+            seq: e.seq,
+            senderId: e.senderId,
+            kind: e.kind,
+            content: deleted ? null : plain,
+            text: deleted ? null : textOf(plain),
+            replyTo: e.refs.replyTo ?? null,
+            attachmentIds: e.attachmentIds,
+            createdAt: e.createdAt,
+            edited: e.editedAt !== undefined,
+            editedAt: e.editedAt ?? null,
+            history: [],
+            reactions: [],
+            deleted,
+            unreadable: !deleted && unreadable,
+            status: mine && e.kind === 'message' ? this.statusOf(conversationId, d, e.seq) : null,
+            error: null,
+          };
+          views.set(e.id, v);
+          if (!(e.kind === 'message' && hidden(e.senderId))) order.push(v);
+          break;
+        }
+        case 'edit': {
+          const target = e.refs.target ? views.get(e.refs.target) : undefined;
+          // Only the author edits a message; anything else is ignored, not shown.
+          if (!target || target.deleted || target.senderId !== e.senderId || plain?.type !== 'edit') break;
+          if (target.text !== null) target.history.push({ text: target.text, replacedAt: e.createdAt });
+          target.text = plain.text;
+          if (target.content?.type === 'text') target.content = { ...target.content, text: plain.text, mentions: plain.mentions };
+          target.edited = true;
+          target.editedAt = e.createdAt;
+          break;
+        }
+        case 'reaction': {
+          const targetId = e.refs.target;
+          if (!targetId || plain?.type !== 'reaction' || hidden(e.senderId)) break;
+          let byEmoji = reactions.get(targetId);
+          if (!byEmoji) reactions.set(targetId, (byEmoji = new Map()));
+          let who = byEmoji.get(plain.emoji);
+          if (!who) byEmoji.set(plain.emoji, (who = new Set()));
+          if (plain.on) who.add(e.senderId);
+          else who.delete(e.senderId);
+          break;
+        }
+        case 'delete': {
+          const target = e.refs.target ? views.get(e.refs.target) : undefined;
+          if (!target) break;
+          target.deleted = true;
+          target.content = null;
+          target.text = null;
+          target.history = [];
+          target.unreadable = false;
+          break;
+        }
+        default: {
+          const unknownKind: never = e.kind;
+          void unknownKind;
+        }
+      }
+    }
+    for (const [targetId, byEmoji] of reactions) {
+      const v = views.get(targetId);
+      if (!v || v.deleted) continue;
+      v.reactions = [...byEmoji]
+        .filter(([, who]) => who.size > 0)
+        .map(([emoji, who]) => ({ emoji, count: who.size, userIds: [...who], mine: this.me !== null && who.has(this.me) }));
+    }
+    // An acked send whose envelope is already here must not show twice.
+    const pending = this.pendingViews(conversationId).filter((p) => !order.some((v) => v.clientId === p.clientId && v.senderId === this.me));
+    return [...order, ...pending];
+  }
+}

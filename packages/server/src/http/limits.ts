@@ -1,0 +1,161 @@
+import { isUtf8 } from 'node:buffer';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.ts';
+
+/**
+ * Structural limits on everything a client sends, checked before any schema or handler
+ * sees it. The schemas in @parley/protocol carry the per-field limits (a username's
+ * length, a page size); these are the outer walls that keep hostile input from costing
+ * memory or CPU out of proportion: a JSON body nested ten thousand levels deep, a list
+ * of a hundred thousand ids, a key named `__proto__`.
+ */
+export const INPUT_LIMITS = {
+  /** Largest JSON request body. The biggest legitimate one is a 64 KiB payload, base64'd. */
+  bodyBytes: 256 * 1024,
+  /** Deepest nesting of arrays and objects in a JSON body or a WebSocket frame. */
+  depth: 32,
+  /** Longest string anywhere in a request (the largest field, an MLS payload, is ~88k). */
+  stringChars: 100_000,
+  /** Longest array anywhere in a request (the largest field, memberIds, allows 200). */
+  arrayItems: 1000,
+  /** Most keys in one JSON object. */
+  objectKeys: 256,
+} as const;
+
+export type InputLimits = { [K in keyof typeof INPUT_LIMITS]: number };
+
+/**
+ * Keys that mean something to JavaScript's object model. No field of the API is named
+ * like this, and code that merges client objects (spread, Object.assign, deep merge)
+ * must never meet one.
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const refuse = (limit: string, message: string, data: Record<string, unknown> = {}) =>
+  new AppError('invalid_request', message, { data: { limit, ...data } });
+
+/**
+ * One linear pass over JSON text that refuses nesting deeper than the limit and an
+ * object that repeats a key, before JSON.parse builds anything. Duplicate keys are a
+ * parser-differential hazard: a proxy or a client library that keeps the first value
+ * and this server that keeps the last would disagree about what was sent.
+ * Syntax errors are left to JSON.parse; this pass only needs to never misjudge a valid text.
+ */
+export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPUT_LIMITS): void {
+  // For each open container: the keys seen so far (objects) or null (arrays).
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+      const keys = stack[stack.length - 1];
+      if (expectKey && keys) {
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(start, i + 1)) as string;
+        } catch {
+          return; // malformed: JSON.parse will say so
+        }
+        if (FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
+        if (keys.has(key)) throw refuse('duplicate_key', `the key "${key}" appears twice in one object`, { key });
+        keys.add(key);
+      }
+      expectKey = false;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      stack.push(c === 0x7b ? new Set() : null);
+      if (stack.length > limits.depth) throw refuse('depth', `JSON nested deeper than ${limits.depth} levels`, { max: limits.depth });
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+}
+
+/**
+ * Walk a parsed value (a body, a query, path params, a frame) and refuse strings that are
+ * too long, not well-formed UTF-16 (a lone surrogate cannot be stored as UTF-8) or hold a
+ * NUL (PostgreSQL text cannot), and lists and objects that are too large.
+ */
+export function checkValue(value: unknown, where: string, limits: InputLimits = INPUT_LIMITS, depth = 0): void {
+  if (typeof value === 'string') {
+    if (value.length > limits.stringChars) throw refuse('string', `${where}: longer than ${limits.stringChars} characters`, { field: where, max: limits.stringChars });
+    if (value.includes('\u0000')) throw refuse('nul', `${where}: may not contain NUL characters`, { field: where });
+    if (LONE_SURROGATE.test(value)) throw refuse('unicode', `${where}: is not well-formed Unicode (lone surrogate)`, { field: where });
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  if (depth >= limits.depth) throw refuse('depth', `nested deeper than ${limits.depth} levels`, { max: limits.depth });
+  if (Array.isArray(value)) {
+    if (value.length > limits.arrayItems) throw refuse('array', `${where}: more than ${limits.arrayItems} items`, { field: where, max: limits.arrayItems });
+    for (let i = 0; i < value.length; i++) checkValue(value[i], `${where}.${i}`, limits, depth + 1);
+    return;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > limits.objectKeys) throw refuse('keys', `${where}: more than ${limits.objectKeys} keys`, { field: where, max: limits.objectKeys });
+  for (const key of keys) {
+    if (FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `${where}: the key "${key}" is not allowed`, { field: where, key });
+    checkValue(key, `${where} key`, limits, depth + 1);
+    checkValue((value as Record<string, unknown>)[key], `${where}.${key}`, limits, depth + 1);
+  }
+}
+
+/** Parse JSON text under every limit above; throws AppError('invalid_request'). For HTTP bodies and WebSocket frames alike. */
+export function parseJsonStrict(text: string, where = 'body', limits: InputLimits = INPUT_LIMITS): unknown {
+  scanJson(text, limits);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new AppError('invalid_request', `${where}: not valid JSON (${(err as Error).message})`, { data: { field: where } });
+  }
+  checkValue(value, where, limits);
+  return value;
+}
+
+/** Decode bytes that must be UTF-8, refusing anything else instead of replacing it silently. */
+export function decodeUtf8(bytes: Buffer, where = 'body'): string {
+  if (!isUtf8(bytes)) throw refuse('utf8', `${where}: is not valid UTF-8`, { field: where });
+  return bytes.toString('utf8');
+}
+
+/** Only UTF-8 JSON: a body that declares another charset is refused rather than misread. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
+  return match?.[1]?.toLowerCase();
+}
+
+/**
+ * Install the limits on an app: the JSON body parser (UTF-8, depth, duplicate and
+ * forbidden keys, sizes) and a check of query strings and path params, which Fastify
+ * parses itself.
+ */
+export function installInputLimits(app: FastifyInstance, limits: InputLimits = INPUT_LIMITS): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.bodyBytes }, (req: FastifyRequest, body: Buffer, done) => {
+    try {
+      const charset = charsetOf(req.headers['content-type']);
+      if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+        throw new AppError('unsupported_media_type', `JSON bodies must be UTF-8, not ${charset}`);
+      }
+      if (body.length === 0) throw new AppError('invalid_request', 'body: empty, but the content type says JSON', { data: { field: 'body' } });
+      done(null, parseJsonStrict(decodeUtf8(body), 'body', limits));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addHook('preValidation', async (req) => {
+    checkValue(req.query, 'querystring', limits);
+    checkValue(req.params, 'params', limits);
+  });
+}

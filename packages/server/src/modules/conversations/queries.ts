@@ -1,0 +1,163 @@
+import type { Conversation, MemberState, Role } from '@parley/protocol';
+import type { Kysely, Selectable } from 'kysely';
+import type { DB } from '../../storage/db.ts';
+import { toBool } from '../../storage/db.ts';
+import type { ConversationsTable, MembersTable } from '../../storage/schema.ts';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MemberRow = Selectable<MembersTable>;
+
+/** Member states that still hear of the conversation; a declined request is hidden from its recipient. */
+export const LISTENING: MemberState[] = ['active', 'request'];
+
+export interface Membership {
+  conversationId: string;
+  userId: string;
+  type: 'direct' | 'group';
+  role: Role;
+  state: MemberState;
+  joinedSeq: number;
+  readSeq: number;
+  deliveredSeq: number;
+  requestSent: number;
+  lastSeq: number;
+  disappearingSeconds: number;
+}
+
+export async function findMembership(db: Kysely<DB>, userId: string, conversationId: string): Promise<Membership | null> {
+  const row = await db
+    .selectFrom('members as m')
+    .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+    .select(['m.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent', 'c.last_seq', 'c.disappearing_seconds'])
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    conversationId: row.conversation_id,
+    userId: row.user_id,
+    type: row.type,
+    role: row.role,
+    state: row.state,
+    joinedSeq: row.joined_seq,
+    readSeq: row.read_seq,
+    deliveredSeq: row.delivered_seq,
+    requestSent: row.request_sent,
+    lastSeq: row.last_seq,
+    disappearingSeconds: row.disappearing_seconds,
+  };
+}
+
+export async function listeningMemberIds(db: Kysely<DB>, conversationId: string): Promise<string[]> {
+  const rows = await db.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('state', 'in', LISTENING).execute();
+  return rows.map((r) => r.user_id);
+}
+
+export async function peerIdsOf(db: Kysely<DB>, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('members as me')
+    .innerJoin('members as peer', 'peer.conversation_id', 'me.conversation_id')
+    .select('peer.user_id')
+    .distinct()
+    .where('me.user_id', '=', userId)
+    .where('me.state', 'in', LISTENING)
+    .where('peer.state', 'in', LISTENING)
+    .where('peer.user_id', '!=', userId)
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+const CHUNK = 500;
+
+/**
+ * The per-user views of several conversations, in the order asked. A conversation the user
+ * is not a member of is left out. Others see a declined request as still pending: declining
+ * tells the sender nothing.
+ */
+export async function buildViews(db: Kysely<DB>, userId: string, ids: string[], now = new Date().toISOString()): Promise<Conversation[]> {
+  const out: Conversation[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await buildChunk(db, userId, ids.slice(i, i + CHUNK), now)));
+  return out;
+}
+
+async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: string): Promise<Conversation[]> {
+  if (ids.length === 0) return [];
+  const [convs, members, unread] = await Promise.all([
+    db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute(),
+    db
+      .selectFrom('members')
+      .select(['conversation_id', 'user_id', 'role', 'state', 'joined_at', 'muted'])
+      .where('conversation_id', 'in', ids)
+      .orderBy('joined_at')
+      .orderBy('user_id')
+      .execute(),
+    db
+      .selectFrom('messages as msg')
+      .innerJoin('members as me', (j) => j.onRef('me.conversation_id', '=', 'msg.conversation_id').on('me.user_id', '=', userId))
+      .select((eb) => ['msg.conversation_id', eb.fn.countAll<number>().as('n')])
+      .where('msg.conversation_id', 'in', ids)
+      .whereRef('msg.seq', '>', 'me.read_seq')
+      .whereRef('msg.seq', '>=', 'me.joined_seq')
+      .where('msg.sender_id', '!=', userId)
+      .where('msg.kind', '=', 'message')
+      .where('msg.deleted_at', 'is', null)
+      .where((eb) => eb.or([eb('msg.expires_at', 'is', null), eb('msg.expires_at', '>', now)]))
+      .groupBy('msg.conversation_id')
+      .execute(),
+  ]);
+  const byConv = new Map<string, typeof members>();
+  for (const m of members) {
+    let list = byConv.get(m.conversation_id);
+    if (!list) byConv.set(m.conversation_id, (list = []));
+    list.push(m);
+  }
+  const unreadBy = new Map(unread.map((u) => [u.conversation_id, Number(u.n)]));
+  const convBy = new Map(convs.map((c) => [c.id, c]));
+  const out: Conversation[] = [];
+  for (const id of ids) {
+    const c = convBy.get(id);
+    const list = byConv.get(id) ?? [];
+    const me = list.find((m) => m.user_id === userId);
+    if (!c || !me) continue;
+    out.push({
+      id: c.id,
+      type: c.type,
+      title: c.title,
+      members: list.map((m) => ({
+        userId: m.user_id,
+        role: m.role,
+        state: m.state === 'declined' && m.user_id !== userId ? 'request' : m.state,
+      })),
+      myState: me.state,
+      lastSeq: c.last_seq,
+      unreadCount: unreadBy.get(id) ?? 0,
+      muted: toBool(me.muted),
+      disappearingSeconds: c.disappearing_seconds,
+      createdAt: c.created_at,
+      updatedAt: c.updated_at,
+    });
+  }
+  return out;
+}
+
+export interface ListPage {
+  ids: string[];
+  next: { updatedAt: string; id: string } | null;
+}
+
+/** One page of a folder, most recently active first, keyset-paged on (updated_at, id). */
+export async function listFolder(db: Kysely<DB>, userId: string, state: MemberState, limit: number, after: { updatedAt: string; id: string } | null): Promise<ListPage> {
+  let q = db
+    .selectFrom('members as me')
+    .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+    .select(['c.id', 'c.updated_at'])
+    .where('me.user_id', '=', userId)
+    .where('me.state', '=', state);
+  if (after) {
+    q = q.where((eb) => eb.or([eb('c.updated_at', '<', after.updatedAt), eb.and([eb('c.updated_at', '=', after.updatedAt), eb('c.id', '<', after.id)])]));
+  }
+  const rows = await q.orderBy('c.updated_at', 'desc').orderBy('c.id', 'desc').limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { ids: page.map((r) => r.id), next: rows.length > limit && last ? { updatedAt: last.updated_at, id: last.id } : null };
+}

@@ -1,0 +1,27 @@
+import type { SyncResult } from '@parley/protocol';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../storage/db.ts';
+import { decodeCursor, type ChangeClock } from './change-clock.ts';
+import { buildViews, LISTENING } from './queries.ts';
+
+/**
+ * What changed for a user since `cursor`: conversations whose shared state (messages,
+ * title, members) or whose per-user state (markers, mute, request state) changed, as full
+ * views; and the ids the user left, was removed from, or declined. Without a cursor: every
+ * conversation. The new cursor is taken before reading, so a change that commits meanwhile
+ * is seen next time (perhaps twice: clients dedupe by id).
+ */
+export async function changesSince(db: Kysely<DB>, clock: ChangeClock, userId: string, cursor: string | undefined): Promise<SyncResult> {
+  const since = cursor === undefined ? null : decodeCursor(cursor);
+  const next = clock.cursor();
+  let q = db.selectFrom('members as me').innerJoin('conversations as c', 'c.id', 'me.conversation_id').select(['c.id', 'me.state']).where('me.user_id', '=', userId);
+  if (since) q = q.where((eb) => eb.or([eb('me.updated_at', '>', since), eb('c.updated_at', '>', since)]));
+  const rows = await q.orderBy('c.updated_at', 'desc').execute();
+  const live = rows.filter((r) => LISTENING.includes(r.state)).map((r) => r.id);
+  const removed = since ? rows.filter((r) => r.state === 'declined').map((r) => r.id) : [];
+  if (since) {
+    const gone = await db.selectFrom('removals').select('conversation_id').where('user_id', '=', userId).where('removed_at', '>', since).execute();
+    removed.push(...gone.map((g) => g.conversation_id));
+  }
+  return { cursor: next, conversations: await buildViews(db, userId, live), removed };
+}

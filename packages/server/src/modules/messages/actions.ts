@@ -1,0 +1,318 @@
+import { LIMITS, payloadBytes, type Ack, type Envelope, type MarkerKind, type SendBody } from '@parley/protocol';
+import type { Kysely } from 'kysely';
+import type { AppContext, Caller } from '../../context.ts';
+import { AppError, notFound } from '../../errors.ts';
+import type { DB } from '../../storage/db.ts';
+import { appendEnvelope, toEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
+import type { Graph } from '../graph/index.ts';
+import { GroupCommit } from './group-commit.ts';
+
+export interface MessagesDeps {
+  graph: Graph;
+  conversations: Conversations;
+}
+
+export interface HistoryQuery {
+  after?: number | undefined;
+  before?: number | undefined;
+  limit: number;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const invalid = (field: string, message: string) => new AppError('invalid_request', `${field}: ${message}`, { data: { field } });
+
+const toAck = (row: Pick<MessageRow, 'id' | 'seq' | 'created_at'>): Ack => ({ id: row.id, seq: row.seq, createdAt: row.created_at });
+
+/** What the send path decided before its transaction; the transaction re-checks what can race. */
+interface Plan {
+  caller: Caller;
+  membership: Membership;
+  body: SendBody;
+  /** In a direct conversation: the other member. */
+  peerId: string | null;
+  /** The sender's messages are capped: the other side has not accepted their request. */
+  requester: boolean;
+  attachmentIds: string[];
+}
+
+interface Committed {
+  row: MessageRow;
+  /** The sender answered a request by replying: it is now accepted. */
+  accepted: boolean;
+  /** Who hears of it, read in the same transaction (no await between commit and emit keeps events in seq order). */
+  recipientIds: string[];
+}
+
+export function createMessages(ctx: AppContext, deps: MessagesDeps) {
+  const { db, config } = ctx;
+  const { graph, conversations } = deps;
+
+  const batcher = new GroupCommit({
+    transact: (fn) => conversations.write(fn),
+    maxInFlight: ctx.database.dialect === 'sqlite' ? 1 : 4,
+    windowMs: 1,
+    maxBatch: 256,
+  });
+
+  /** Shape rules the schema cannot express (shared by HTTP and WebSocket sends). */
+  function checkBody(body: SendBody): void {
+    if (payloadBytes(body.content) > LIMITS.payloadBytes) throw new AppError('too_large', `content.data: at most ${LIMITS.payloadBytes} bytes`, { data: { field: 'content.data' } });
+    if (body.content.encoding === 'mls' && !BASE64.test(body.content.data)) throw invalid('content.data', 'an mls payload is base64');
+    // PostgreSQL text cannot hold NUL: refuse it on every transport, not only where HTTP filters it.
+    if (body.content.data.includes('\u0000')) throw invalid('content.data', 'may not contain NUL');
+    if (body.clientId.includes('\u0000')) throw invalid('clientId', 'may not contain NUL');
+    const target = body.refs?.target;
+    if ((body.kind === 'edit' || body.kind === 'reaction') && !target) throw invalid('refs.target', `a ${body.kind} names the message it applies to`);
+    if (body.kind === 'message' && target) throw invalid('refs.target', 'only edits and reactions have a target');
+    if (body.kind !== 'message' && body.attachmentIds?.length) throw invalid('attachmentIds', 'only messages carry attachments');
+  }
+
+  async function findByClientId(sessionId: string, clientId: string): Promise<MessageRow | undefined> {
+    return db.selectFrom('messages').selectAll().where('sender_device_id', '=', sessionId).where('client_id', '=', clientId).executeTakeFirst();
+  }
+
+  function replay(row: MessageRow, conversationId: string): { ack: Ack; created: false } {
+    if (row.conversation_id !== conversationId) throw new AppError('conflict', 'clientId: already used by this device in another conversation', { data: { field: 'clientId' } });
+    return { ack: toAck(row), created: false };
+  }
+
+  async function findInConversation(conversationId: string, messageId: string, floor: number): Promise<MessageRow | undefined> {
+    const row = await db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).where('id', '=', messageId).executeTakeFirst();
+    return row && row.seq >= floor ? row : undefined;
+  }
+
+  async function plan(caller: Caller, conversationId: string, body: SendBody): Promise<Plan> {
+    const m = await conversations.membership(caller.userId, conversationId);
+    if (!m) throw notFound('no such conversation');
+    let peerId: string | null = null;
+    let requester = false;
+    if (m.type === 'direct') {
+      const peer = await db.selectFrom('members').select(['user_id', 'state']).where('conversation_id', '=', conversationId).where('user_id', '!=', caller.userId).executeTakeFirst();
+      if (peer) {
+        peerId = peer.user_id;
+        // A block (or a deleted account) reads exactly like privacy settings that forbid contact.
+        if (!(await graph.mayWriteDirect(caller.userId, peer.user_id))) throw new AppError('messaging_not_allowed', 'you cannot message this person');
+        requester = m.state === 'active' && peer.state !== 'active';
+        // An unanswered request is still governed by the recipient's settings: "nobody" stops it now.
+        if (requester && (await graph.reach(caller.userId, peer.user_id)) === 'denied') throw new AppError('messaging_not_allowed', 'you cannot message this person');
+      }
+    }
+    const attachmentIds = [...new Set(body.attachmentIds ?? [])];
+    if (requester) {
+      if (attachmentIds.length) throw new AppError('request_pending', 'no attachments until your message request is accepted');
+      if (m.requestSent >= config.requestMaxMessages) throw new AppError('request_pending', `at most ${config.requestMaxMessages} messages until your message request is accepted`);
+    }
+    await ctx.limits.take('send', caller.userId);
+
+    const floor = m.joinedSeq;
+    const target = body.refs?.target;
+    if (target) {
+      const t = await findInConversation(conversationId, target, floor);
+      if (!t || t.deleted_at || t.kind === 'delete' || t.kind === 'system') throw new AppError('not_found', 'refs.target: no such message', { data: { field: 'refs.target' } });
+      if (body.kind === 'edit' && (t.sender_id !== caller.userId || t.kind !== 'message')) throw new AppError('forbidden', 'you can only edit your own messages', { data: { field: 'refs.target' } });
+    }
+    const replyTo = body.refs?.replyTo;
+    if (replyTo && !(await findInConversation(conversationId, replyTo, floor))) {
+      throw new AppError('not_found', 'refs.replyTo: no such message', { data: { field: 'refs.replyTo' } });
+    }
+    if (attachmentIds.length) {
+      const owned = await db.selectFrom('attachments').select('id').where('id', 'in', attachmentIds).where('owner_id', '=', caller.userId).execute();
+      if (owned.length !== attachmentIds.length) throw invalid('attachmentIds', 'each must be an attachment you uploaded');
+    }
+    return { caller, membership: m, body, peerId, requester, attachmentIds };
+  }
+
+  /** The writes of one send, inside the batch transaction. */
+  async function commit(trx: Kysely<DB>, p: Plan, stamp: string): Promise<Committed> {
+    const { caller, membership: m, body } = p;
+    const conversationId = m.conversationId;
+    if (p.requester && p.peerId) {
+      const peer = await trx.selectFrom('members').select('state').where('conversation_id', '=', conversationId).where('user_id', '=', p.peerId).executeTakeFirst();
+      if (peer && peer.state !== 'active') {
+        const counted = await trx
+          .updateTable('members')
+          .set((eb) => ({ request_sent: eb('request_sent', '+', 1) }))
+          .where('conversation_id', '=', conversationId)
+          .where('user_id', '=', caller.userId)
+          .where('request_sent', '<', config.requestMaxMessages)
+          .executeTakeFirst();
+        if (Number(counted.numUpdatedRows) === 0) throw new AppError('request_pending', `at most ${config.requestMaxMessages} messages until your message request is accepted`);
+      }
+    }
+    let accepted = false;
+    if (m.state !== 'active') {
+      // Replying to a message request accepts it.
+      const res = await trx
+        .updateTable('members')
+        .set({ state: 'active', updated_at: stamp })
+        .where('conversation_id', '=', conversationId)
+        .where('user_id', '=', caller.userId)
+        .where('state', '!=', 'active')
+        .executeTakeFirst();
+      accepted = Number(res.numUpdatedRows) > 0;
+    }
+    const row = await appendEnvelope(
+      trx,
+      {
+        conversationId,
+        senderId: caller.userId,
+        senderDeviceId: caller.sessionId,
+        clientId: body.clientId,
+        kind: body.kind,
+        refTarget: body.refs?.target ?? null,
+        refReplyTo: body.refs?.replyTo ?? null,
+        encoding: body.content.encoding,
+        data: body.content.data,
+        attachmentIds: p.attachmentIds,
+        disappearing: true,
+      },
+      stamp,
+    );
+    if (body.kind === 'edit' && body.refs?.target) {
+      await trx.updateTable('messages').set({ edited_at: stamp }).where('id', '=', body.refs.target).where('conversation_id', '=', conversationId).execute();
+    }
+    if (p.attachmentIds.length) {
+      await trx
+        .insertInto('attachment_refs')
+        .values(p.attachmentIds.map((attachment_id) => ({ attachment_id, conversation_id: conversationId, message_id: row.id })))
+        .execute();
+      await trx.updateTable('attachments').set({ referenced_at: stamp }).where('id', 'in', p.attachmentIds).where('referenced_at', 'is', null).execute();
+    }
+    const listeners = await trx.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('state', 'in', ['active', 'request']).execute();
+    return { row, accepted, recipientIds: listeners.map((l) => l.user_id) };
+  }
+
+  async function recipientsOf(conversationId: string): Promise<string[]> {
+    return conversations.memberIds(conversationId);
+  }
+
+  return {
+    /**
+     * Send an envelope: validate → authorize → commit (group commit assigns the seq) → ack.
+     * Idempotent on (device, clientId): a retry gets the first ack and `created: false`.
+     * `origin` names the socket that sent it (it gets the ack, not the echo).
+     */
+    async send(caller: Caller, conversationId: string, body: SendBody, origin?: string): Promise<{ ack: Ack; created: boolean }> {
+      const started = performance.now();
+      checkBody(body);
+      const previous = await findByClientId(caller.sessionId, body.clientId);
+      if (previous) return replay(previous, conversationId);
+      const p = await plan(caller, conversationId, body);
+      let committed: Committed;
+      try {
+        committed = await batcher.submit(conversationId, (trx, stamp) => commit(trx, p, stamp));
+      } catch (err) {
+        // A concurrent retry of the same send won the (device, clientId) race.
+        if (ctx.database.isUniqueViolation(err)) {
+          const winner = await findByClientId(caller.sessionId, body.clientId);
+          if (winner) return replay(winner, conversationId);
+        }
+        throw err;
+      }
+      const { row, accepted, recipientIds } = committed;
+      ctx.metrics.messagesSent.inc({ kind: row.kind });
+      ctx.metrics.sendLatency.observe((performance.now() - started) / 1000);
+      const event = { type: 'message' as const, conversationId, recipientIds, envelope: toEnvelope(row) };
+      ctx.emit(origin === undefined ? event : { ...event, origin });
+      if (accepted) ctx.emit({ type: 'conversation.changed', conversationId, recipientIds });
+      return { ack: toAck(row), created: true };
+    },
+
+    /** Envelopes in seq order, never from before the member joined. */
+    async history(caller: Caller, conversationId: string, q: HistoryQuery): Promise<Envelope[]> {
+      const m = await conversations.membership(caller.userId, conversationId);
+      if (!m) throw notFound('no such conversation');
+      let query = db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).where('seq', '>=', m.joinedSeq);
+      let rows: MessageRow[];
+      if (q.after !== undefined) {
+        rows = await query.where('seq', '>', q.after).orderBy('seq', 'asc').limit(q.limit).execute();
+      } else {
+        if (q.before !== undefined) query = query.where('seq', '<', q.before);
+        rows = (await query.orderBy('seq', 'desc').limit(q.limit).execute()).reverse();
+      }
+      const now = new Date().toISOString();
+      return rows.map((r) => toEnvelope(r, now));
+    },
+
+    /**
+     * Unsend for everyone (the sender; admins and the owner in groups): the payload, its
+     * edits' payloads and its attachments are erased, and a `delete` envelope is appended.
+     */
+    async unsend(caller: Caller, conversationId: string, messageId: string): Promise<void> {
+      const m = await conversations.membership(caller.userId, conversationId);
+      if (!m) throw notFound('no such conversation');
+      const target = await findInConversation(conversationId, messageId, m.joinedSeq);
+      if (!target || target.kind === 'system' || target.kind === 'delete') throw notFound('no such message');
+      const mayModerate = m.type === 'group' && m.state === 'active' && (m.role === 'owner' || m.role === 'admin');
+      if (target.sender_id !== caller.userId && !mayModerate) throw new AppError('forbidden', 'you can only unsend your own messages');
+      if (target.deleted_at) return;
+      const row = await conversations.write(async (trx, stamp) => {
+        const erased = await trx
+          .updateTable('messages')
+          .set({ encoding: null, data: null, attachment_ids: '[]', deleted_at: stamp })
+          .where('conversation_id', '=', conversationId)
+          .where((eb) => eb.or([eb('id', '=', messageId), eb.and([eb('ref_target', '=', messageId), eb('kind', '=', 'edit')])]))
+          .where('deleted_at', 'is', null)
+          .returning('id')
+          .execute();
+        if (!erased.some((e) => e.id === messageId)) return null;
+        await trx.deleteFrom('attachment_refs').where('message_id', 'in', erased.map((e) => e.id)).execute();
+        return appendEnvelope(
+          trx,
+          { conversationId, senderId: caller.userId, senderDeviceId: caller.sessionId, clientId: `delete-${messageId}`, kind: 'delete', refTarget: messageId, encoding: null, data: null },
+          stamp,
+        );
+      });
+      if (!row) return;
+      ctx.metrics.messagesSent.inc({ kind: 'delete' });
+      ctx.emit({ type: 'message', conversationId, recipientIds: await recipientsOf(conversationId), envelope: toEnvelope(row) });
+    },
+
+    /**
+     * Move a read or delivery marker forward (never back; a seq past the end is clamped to
+     * lastSeq). Reading implies delivery. Returns the marker after the call. Read receipts
+     * are reciprocal: if the reader or a viewer turned them off, that viewer is not told;
+     * nor is anyone while the reader has not accepted the conversation.
+     */
+    async mark(caller: Caller, conversationId: string, kind: MarkerKind, seq: number): Promise<number> {
+      const m = await conversations.membership(caller.userId, conversationId);
+      if (!m) throw notFound('no such conversation');
+      const to = Math.min(seq, m.lastSeq);
+      const current = kind === 'read' ? m.readSeq : m.deliveredSeq;
+      if (to <= current) return current;
+      const moved = await conversations.write(async (trx, stamp) => {
+        const set = kind === 'read' ? { read_seq: to, updated_at: stamp } : { delivered_seq: to, updated_at: stamp };
+        const res = await trx
+          .updateTable('members')
+          .set(set)
+          .where('conversation_id', '=', conversationId)
+          .where('user_id', '=', caller.userId)
+          .where(kind === 'read' ? 'read_seq' : 'delivered_seq', '<', to)
+          .executeTakeFirst();
+        if (kind === 'read') {
+          await trx.updateTable('members').set({ delivered_seq: to }).where('conversation_id', '=', conversationId).where('user_id', '=', caller.userId).where('delivered_seq', '<', to).execute();
+        }
+        return Number(res.numUpdatedRows) > 0;
+      });
+      if (!moved) {
+        const now = await conversations.membership(caller.userId, conversationId);
+        return (kind === 'read' ? now?.readSeq : now?.deliveredSeq) ?? to;
+      }
+      // The reader's own devices always hear of it; others per the graph's visibility rules.
+      let recipientIds = [caller.userId];
+      if (m.state === 'active') {
+        const others = (await recipientsOf(conversationId)).filter((u) => u !== caller.userId);
+        const visible = kind === 'read' ? await graph.readMarkerVisibleTo(caller.userId, conversationId, others) : new Set(others);
+        recipientIds = [caller.userId, ...others.filter((u) => visible.has(u))];
+      }
+      ctx.emit({ type: 'marker', conversationId, userId: caller.userId, kind, seq: to, recipientIds });
+      return to;
+    },
+
+    /** Finish the sends in progress (shutdown). */
+    close: () => batcher.close(),
+  };
+}
+
+export type Messages = ReturnType<typeof createMessages>;

@@ -1,0 +1,51 @@
+import { Ack, History, HistoryQuery, Id, MarkerBody, MarkerResult, SendBody } from '@parley/protocol';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { callerOf } from '../../context.ts';
+import type { Messages } from './actions.ts';
+
+const Params = z.object({ id: Id });
+const MessageParams = z.object({ id: Id, messageId: Id });
+const tags = ['messages'];
+
+export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post('/v1/conversations/:id/messages', {
+      schema: {
+        tags,
+        summary: 'Send an envelope: 201 with its ack; the same clientId from the same device again gets 200 and the same ack',
+        params: Params,
+        body: SendBody,
+        response: { 200: Ack, 201: Ack },
+      },
+    }, async (req, reply) => {
+      const { ack, created } = await messages.send(callerOf(req), req.params.id, req.body);
+      return reply.status(created ? 201 : 200).send(ack);
+    });
+
+    app.get('/v1/conversations/:id/messages', {
+      schema: {
+        tags,
+        summary: 'History in seq order: the first `limit` after `after`, or the last `limit` before `before` (the latest without either)',
+        params: Params,
+        querystring: HistoryQuery,
+        response: { 200: History },
+      },
+    }, async (req) => ({ messages: await messages.history(callerOf(req), req.params.id, req.query) }));
+
+    app.delete('/v1/conversations/:id/messages/:messageId', {
+      schema: { tags, summary: 'Unsend for everyone (the sender; admins in groups): the payload is erased and a delete envelope appended', params: MessageParams },
+    }, async (req, reply) => {
+      await messages.unsend(callerOf(req), req.params.id, req.params.messageId);
+      return reply.status(204).send();
+    });
+
+    app.post('/v1/conversations/:id/read', {
+      schema: { tags, summary: 'Move my read marker forward (never back; clamped to lastSeq)', params: Params, body: MarkerBody, response: { 200: MarkerResult } },
+    }, async (req) => ({ seq: await messages.mark(callerOf(req), req.params.id, 'read', req.body.seq) }));
+
+    app.post('/v1/conversations/:id/delivered', {
+      schema: { tags, summary: 'Move my delivery marker forward (never back; clamped to lastSeq)', params: Params, body: MarkerBody, response: { 200: MarkerResult } },
+    }, async (req) => ({ seq: await messages.mark(callerOf(req), req.params.id, 'delivered', req.body.seq) }));
+  };
+}

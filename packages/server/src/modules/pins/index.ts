@@ -1,0 +1,2 @@
+export { createPins, type Pins, type PinsDeps } from './actions.ts';
+export { pinsRoutes } from './routes.ts';

@@ -1,0 +1,124 @@
+import type { AppContext } from '../../context.ts';
+import { nowIso } from '../../ids.ts';
+import type { PresenceStore } from './presence-store.ts';
+
+export type PresenceStatus = 'online' | 'offline';
+
+export interface PresenceFrameData {
+  userId: string;
+  status: PresenceStatus;
+  lastSeenAt: string | null;
+}
+
+export interface PresenceDeps {
+  store: PresenceStore;
+  /** Everyone who might care: connections and people sharing a conversation. */
+  peersOf(userId: string): Promise<string[]>;
+  /** Of `viewerIds`, who may see `subjectId`'s presence (its setting, blocks, unanswered requests). */
+  visibleTo(subjectId: string, viewerIds: string[]): Promise<Set<string>>;
+}
+
+/**
+ * Online when a user's first socket anywhere is ready, offline (and last seen now) when the
+ * last one closes. Each change is pushed to the peers the user's settings allow.
+ */
+export function createPresence(ctx: AppContext, deps: PresenceDeps) {
+  // One user's changes are announced in the order they happened, even when a quick
+  // reconnect makes an "offline" and an "online" race through their queries.
+  const queues = new Map<string, Promise<void>>();
+
+  function serialize(userId: string, work: () => Promise<void>): Promise<void> {
+    const next = (queues.get(userId) ?? Promise.resolve()).then(work).catch((err) => ctx.log.warn({ err, userId }, 'presence update failed'));
+    queues.set(userId, next);
+    void next.then(() => {
+      if (queues.get(userId) === next) queues.delete(userId);
+    });
+    return next;
+  }
+
+  async function announce(userId: string, status: PresenceStatus, lastSeenAt: string, known?: string[]): Promise<void> {
+    const peers = known ?? (await deps.peersOf(userId));
+    if (peers.length === 0) return;
+    const viewers = await deps.visibleTo(userId, peers);
+    viewers.delete(userId);
+    if (viewers.size > 0) ctx.emit({ type: 'presence', userId, status, lastSeenAt, recipientIds: [...viewers] });
+  }
+
+  /**
+   * Snapshots being computed, by viewer: the devices of one user that connect together (a
+   * reconnect storm) share one computation instead of each checking every peer again.
+   */
+  const snapshots = new Map<string, Promise<PresenceFrameData[]>>();
+
+  /** The peers of `viewerId` who are online now and whom `viewerId` may see. */
+  function snapshot(viewerId: string, known?: string[]): Promise<PresenceFrameData[]> {
+    const running = snapshots.get(viewerId);
+    if (running) return running;
+    const work = computeSnapshot(viewerId, known).finally(() => snapshots.delete(viewerId));
+    snapshots.set(viewerId, work);
+    return work;
+  }
+
+  async function computeSnapshot(viewerId: string, known?: string[]): Promise<PresenceFrameData[]> {
+    const peers = known ?? (await deps.peersOf(viewerId));
+    const online = [...(await deps.store.onlineAmong(peers))].filter((id) => id !== viewerId);
+    const visible = await Promise.all(online.map(async (id) => ((await deps.visibleTo(id, [viewerId])).has(viewerId) ? id : null)));
+    const at = nowIso();
+    return visible.filter((id): id is string => id !== null).map((userId) => ({ userId, status: 'online' as const, lastSeenAt: at }));
+  }
+
+  return {
+    snapshot,
+
+    /**
+     * A socket of `userId` is ready: count it (announcing the user online if it is their
+     * first anywhere), and return the peers online now whom the user may see.
+     */
+    async connected(userId: string): Promise<PresenceFrameData[]> {
+      let peers: string[] | undefined;
+      await serialize(userId, async () => {
+        if (!(await deps.store.connect(userId))) return;
+        peers = await deps.peersOf(userId);
+        await announce(userId, 'online', nowIso(), peers);
+      });
+      return snapshot(userId, peers);
+    },
+
+    /** A socket of `userId` closed. */
+    disconnected(userId: string): Promise<void> {
+      return serialize(userId, async () => {
+        if (!(await deps.store.disconnect(userId))) return;
+        const at = nowIso();
+        await ctx.db.updateTable('users').set({ last_seen_at: at }).where('id', '=', userId).execute();
+        await announce(userId, 'offline', at);
+      });
+    },
+
+    /**
+     * Who may see `subjectId` may have changed (a privacy setting, a connection, an
+     * unblock): if they are online, the viewers who may see them now are told so. Those shut
+     * out are told by the graph, which knows who could see before (see presenceWithdrawn).
+     */
+    refresh(subjectId: string, viewerIds?: string[]): Promise<void> {
+      return serialize(subjectId, async () => {
+        if (!(await deps.store.onlineAmong([subjectId])).has(subjectId)) return;
+        const viewers = (viewerIds ?? (await deps.peersOf(subjectId))).filter((id) => id !== subjectId);
+        if (viewers.length === 0) return;
+        const allowed = await deps.visibleTo(subjectId, viewers);
+        allowed.delete(subjectId);
+        if (allowed.size > 0) ctx.emit({ type: 'presence', userId: subjectId, status: 'online', lastSeenAt: nowIso(), recipientIds: [...allowed] });
+      });
+    },
+
+    async isOnline(userId: string): Promise<boolean> {
+      return (await deps.store.onlineAmong([userId])).has(userId);
+    },
+
+    async close(): Promise<void> {
+      await Promise.all([...queues.values()]);
+      await deps.store.close();
+    },
+  };
+}
+
+export type Presence = ReturnType<typeof createPresence>;

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.ts';
+import { checkValue, INPUT_LIMITS, parseJsonStrict, scanJson } from '../../src/http/limits.ts';
+
+const limitOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('invalid_request');
+    return ((err as AppError).data?.limit as string | undefined) ?? 'syntax';
+  }
+};
+
+/** JSON values within every limit, with no forbidden keys. */
+const safeJson = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.string({ unit: 'grapheme' }).filter((s) => !s.includes('\u0000')),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(fc.string().filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k) && !k.includes('\u0000')), tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+
+describe('input limits', () => {
+  it('accepts every JSON value within the limits, exactly as JSON.parse reads it', () => {
+    fc.assert(
+      fc.property(safeJson, (value) => {
+        const text = JSON.stringify(value);
+        expect(parseJsonStrict(text)).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never throws anything but invalid_request on arbitrary text, and never hangs', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.string({ unit: 'binary' })), (text) => {
+        limitOf(() => parseJsonStrict(text));
+      }),
+      { numRuns: 1000 },
+    );
+  }, 120_000);
+
+  it('refuses nesting deeper than the limit, at the limit exactly', () => {
+    const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    expect(limitOf(() => parseJsonStrict(nest(INPUT_LIMITS.depth)))).toBeUndefined();
+    expect(limitOf(() => parseJsonStrict(nest(INPUT_LIMITS.depth + 1)))).toBe('depth');
+    expect(limitOf(() => parseJsonStrict('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)))).toBe('depth');
+    // Brackets inside strings are not nesting.
+    expect(limitOf(() => parseJsonStrict(JSON.stringify({ s: '['.repeat(1000) })))).toBeUndefined();
+  });
+
+  it('refuses duplicate keys, also when spelled with escapes, but not the same key in sibling objects', () => {
+    expect(limitOf(() => scanJson('{"a":1,"a":2}'))).toBe('duplicate_key');
+    expect(limitOf(() => scanJson('{"a":1,"\\u0061":2}'))).toBe('duplicate_key');
+    expect(limitOf(() => scanJson('{"x":{"a":1},"y":{"a":1},"a":[{"a":1},{"a":2}]}'))).toBeUndefined();
+    expect(limitOf(() => scanJson('[{"a":1},{"b":{"c":1}},{"a":2,"b":3}]'))).toBeUndefined();
+    expect(limitOf(() => scanJson('{"a":"a","b":"a"}'))).toBeUndefined();
+  });
+
+  it('refuses prototype-pollution keys at any depth', () => {
+    for (const key of ['__proto__', 'constructor', 'prototype', '\\u005f_proto__']) {
+      expect(limitOf(() => parseJsonStrict(`{"ok":[{"${key}":{"polluted":true}}]}`)), key).toBe('forbidden_key');
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses NUL, lone surrogates, overlong strings, long lists and wide objects', () => {
+    expect(limitOf(() => parseJsonStrict('{"a":"x\\u0000y"}'))).toBe('nul');
+    expect(limitOf(() => parseJsonStrict('{"a":"\\ud800"}'))).toBe('unicode');
+    expect(limitOf(() => parseJsonStrict('{"a":"\\udc00x"}'))).toBe('unicode');
+    expect(limitOf(() => parseJsonStrict('{"a":"\\ud83d\\ude00"}'))).toBeUndefined();
+    expect(limitOf(() => parseJsonStrict(JSON.stringify({ a: 'x'.repeat(INPUT_LIMITS.stringChars + 1) })))).toBe('string');
+    expect(limitOf(() => parseJsonStrict(JSON.stringify({ a: new Array(INPUT_LIMITS.arrayItems + 1).fill(0) })))).toBe('array');
+    expect(limitOf(() => parseJsonStrict(JSON.stringify(Object.fromEntries(Array.from({ length: INPUT_LIMITS.objectKeys + 1 }, (_, i) => [`k${i}`, i])))))).toBe('keys');
+    expect(limitOf(() => checkValue({ 'a\u0000': 1 }, 'query'))).toBe('nul');
+  });
+});
