@@ -148,7 +148,9 @@ export function installInputLimits(app: FastifyInstance, limits: InputLimits = I
       if (charset && charset !== 'utf-8' && charset !== 'utf8') {
         throw new AppError('unsupported_media_type', `JSON bodies must be UTF-8, not ${charset}`);
       }
-      if (body.length === 0) throw new AppError('invalid_request', 'body: empty, but the content type says JSON', { data: { field: 'body' } });
+      // Many clients send `Content-Type: application/json` on every request, with or without a
+      // body: an empty body is no body. A route that needs one still answers 400 from its schema.
+      if (body.length === 0) return done(null, undefined);
       done(null, parseJsonStrict(decodeUtf8(body), 'body', limits));
     } catch (err) {
       done(err as Error, undefined);

@@ -34,6 +34,16 @@ for (const dialect of DIALECTS) {
       expect((await t.api.get('/v1/me', token)).body.bio).toBe('');
     });
 
+    it('a body-less POST that said Content-Type: application/json answered 400 (clients that always send the header)', async () => {
+      const other = await t.api.signUp('reg_empty');
+      const asked = await send(t.url, 'POST', `/v1/connections/${other.id}`, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '' });
+      expect(asked.status).toBeLessThan(300);
+      // A route that needs a body still says so, with its own code.
+      const res = await send(t.url, 'PATCH', '/v1/me/privacy', { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '' });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text).error.code).toBe('invalid_request');
+    });
+
     it('invalid UTF-8 in a JSON body was stored as replacement characters', async () => {
       const body = Buffer.concat([Buffer.from('{"bio":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
       const res = await send(t.url, 'PATCH', '/v1/me', { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
