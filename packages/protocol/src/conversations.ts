@@ -20,15 +20,25 @@ export const DisappearingSeconds = z
     message: `must be one of ${DISAPPEARING_CHOICES.join(', ')}`,
   });
 
+/** Who may change a group's info (title, description, avatar). Only admins change the policy itself. */
+export const InfoEditableBy = z.enum(['admins', 'members']);
+export type InfoEditableBy = z.infer<typeof InfoEditableBy>;
+
 export const Conversation = z.object({
   id: Id,
   type: ConversationType,
   title: z.string().nullable(),
+  description: z.string().describe('a group’s description ("" when none; always "" for a direct conversation)'),
+  avatarAttachmentId: Id.nullable().describe('the group’s picture: an attachment every member may download'),
+  infoEditableBy: InfoEditableBy.describe('who may change title, description and avatar (groups; "members" for a direct conversation)'),
   members: z.array(Member),
   myState: MemberState,
   lastSeq: z.number().int(),
   unreadCount: z.number().int(),
-  muted: z.boolean(),
+  muted: z.boolean().describe('muted for me now (false once mutedUntil has passed)'),
+  mutedUntil: Timestamp.nullable().describe('when my mute ends by itself; null while unmuted or muted until I unmute'),
+  archived: z.boolean().describe('archived by me: listed in folder=archived, not in the inbox'),
+  pinned: z.boolean().describe('pinned by me to the top of the inbox'),
   disappearingSeconds: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -51,7 +61,10 @@ export const CreateConversationBody = z.discriminatedUnion('type', [
 export const ConversationWithNotAdded = Conversation.extend({ notAdded: z.array(NotAdded) });
 
 export const ConversationListQuery = z.object({
-  folder: z.enum(['inbox', 'requests']).default('inbox'),
+  folder: z
+    .enum(['inbox', 'requests', 'archived'])
+    .default('inbox')
+    .describe('inbox: accepted conversations I have not archived, pinned ones first; requests: message requests; archived: those I archived'),
   limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).default(LIMITS.pageDefault),
   cursor: z.string().min(1).max(512).optional(),
 });
@@ -60,14 +73,39 @@ export const ConversationList = z.object({ conversations: z.array(Conversation),
 export const ConversationPatch = z
   .object({
     title: z.string().trim().min(1).max(LIMITS.titleMax).optional(),
+    description: z.string().trim().max(LIMITS.descriptionMax).optional().describe('groups: "" clears it'),
+    avatarAttachmentId: Id.nullable().optional().describe('groups: an attachment I uploaded, or null to remove the picture'),
+    infoEditableBy: InfoEditableBy.optional().describe('groups, admins only: who may change title, description and avatar'),
     disappearingSeconds: DisappearingSeconds.optional(),
   })
   .strict();
 
 export const AddMembersBody = z.object({ userIds: z.array(Id).min(1).max(LIMITS.groupMembersPerRequest) });
 export const MemberPatch = z.object({ role: Role });
-export const ConversationSettings = z.object({ muted: z.boolean() });
-export const InviteResult = z.object({ token: z.string() });
+/**
+ * My settings for one conversation; send only what changes. `{muted: true}` mutes until I
+ * unmute; `mutedUntil` (a future time) mutes until then and the mute ends by itself;
+ * `{muted: false}` unmutes. Archiving unpins; pinning unarchives.
+ */
+export const ConversationSettings = z
+  .object({
+    muted: z.boolean().optional(),
+    mutedUntil: z.iso.datetime({ offset: true }).nullable().optional().describe('ISO time when the mute ends by itself (implies muted), or null for no end'),
+    archived: z.boolean().optional(),
+    pinned: z.boolean().optional().describe(`at most ${LIMITS.pinnedConversationsMax} pinned conversations (409 limit_reached)`),
+  })
+  .strict()
+  .refine((s) => Object.keys(s).length > 0, { message: 'name at least one setting' })
+  .refine((s) => !(s.muted === false && s.mutedUntil), { message: 'mutedUntil needs muted to be true', path: ['mutedUntil'] })
+  .refine((s) => !(s.archived === true && s.pinned === true), { message: 'an archived conversation cannot be pinned', path: ['pinned'] });
+export type ConversationSettings = z.infer<typeof ConversationSettings>;
+
+export const InviteResult = z.object({ token: z.string(), id: Id.describe('names the link in the invite list and when revoking it') });
+
+/** An invite link as admins see it (the token itself is shown only once, when created). */
+export const Invite = z.object({ id: Id, conversationId: Id, createdBy: Id, createdAt: Timestamp });
+export type Invite = z.infer<typeof Invite>;
+export const InviteList = z.object({ invites: z.array(Invite).describe('links that still work, newest first') });
 
 /**
  * What a `system` envelope records (its plain payload is a SystemContent with one of these
@@ -75,6 +113,9 @@ export const InviteResult = z.object({ token: z.string() });
  */
 export const SYSTEM_EVENTS = [
   'title_changed', // {title}
+  'description_changed', // {description}
+  'avatar_changed', // {attachmentId: string | null}
+  'info_policy_changed', // {infoEditableBy}
   'disappearing_changed', // {seconds}
   'members_added', // {userIds}
   'member_removed', // {userId}

@@ -12,6 +12,12 @@ export const LIMITS = {
   displayNameMax: 64,
   bioMax: 500,
   titleMax: 128,
+  /** A group's description. */
+  descriptionMax: 1024,
+  /** Conversations one person may pin to the top of their inbox. */
+  pinnedConversationsMax: 5,
+  /** Conversations one message may be forwarded to at once. */
+  forwardMax: 5,
   deviceNameMax: 64,
   clientIdMax: 64,
   groupMembersPerRequest: 200,

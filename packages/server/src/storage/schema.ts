@@ -128,6 +128,8 @@ export interface AttachmentRefsTable {
 }
 
 export interface InvitesTable {
+  /** What admins list and revoke a link by (0042); the token itself is never stored. */
+  id: string;
   token_hash: string;
   conversation_id: string;
   created_by: string;

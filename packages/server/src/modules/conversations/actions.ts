@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Conversation, Role } from '@parley/protocol';
+import { LIMITS, type Conversation, type InfoEditableBy, type Invite, type Role } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
@@ -9,11 +9,37 @@ import { fromBool } from '../../storage/db.ts';
 import type { Graph } from '../graph/index.ts';
 import { ChangeClock } from './change-clock.ts';
 import { appendSystem, toEnvelope, type MessageRow } from './envelope-log.ts';
-import { buildViews, findMembership, listeningMemberIds, listFolder, peerIdsOf, type Membership } from './queries.ts';
+import { buildViews, findMembership, listeningMemberIds, listFolder, peerIdsOf, type ConversationRow, type Folder, type FolderPosition, type Membership } from './queries.ts';
 import { changesSince } from './sync.ts';
+
+/** What a change of avatar needs from the attachments module: delete the old picture once nothing uses it. */
+export interface AttachmentCleanup {
+  /** Inside the transaction: delete the rows of those of `ids` nothing uses any more; returns them. */
+  deleteUnused(trx: Kysely<DB>, ids: readonly string[]): Promise<string[]>;
+  /** After the commit: delete their bytes. */
+  discardBlobs(ids: readonly string[]): Promise<void>;
+}
 
 export interface ConversationsDeps {
   graph: Graph;
+  attachments?: AttachmentCleanup;
+}
+
+/** A PATCH of a conversation, validated by the route. */
+export interface ConversationChange {
+  title?: string | undefined;
+  description?: string | undefined;
+  avatarAttachmentId?: string | null | undefined;
+  infoEditableBy?: InfoEditableBy | undefined;
+  disappearingSeconds?: number | undefined;
+}
+
+/** A PUT of my settings, validated by the route. */
+export interface SettingsChange {
+  muted?: boolean | undefined;
+  mutedUntil?: string | null | undefined;
+  archived?: boolean | undefined;
+  pinned?: boolean | undefined;
 }
 
 export type NotAddedReason = 'not_allowed' | 'not_found' | 'member_limit';
@@ -207,17 +233,21 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
       return viewOrThrow(caller.userId, conversationId);
     },
 
-    async list(caller: Caller, folder: 'inbox' | 'requests', limit: number, cursor: string | undefined): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
-      let after: { updatedAt: string; id: string } | null = null;
+    async list(caller: Caller, folder: Folder, limit: number, cursor: string | undefined): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
+      let after: FolderPosition | null = null;
       if (cursor) {
-        const [updatedAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-        if (!updatedAt || !id || Number.isNaN(Date.parse(updatedAt))) throw new AppError('invalid_request', 'query.cursor: not a cursor this server issued', { data: { field: 'query.cursor' } });
-        after = { updatedAt, id };
+        const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+        // Cursors of before pinning had no tier: they were in the unpinned one.
+        const [tier, updatedAt, id] = parts.length === 2 ? ['u', ...parts] : parts;
+        if ((tier !== 'p' && tier !== 'u') || !updatedAt || !id || Number.isNaN(Date.parse(updatedAt))) {
+          throw new AppError('invalid_request', 'query.cursor: not a cursor this server issued', { data: { field: 'query.cursor' } });
+        }
+        after = { pinned: tier === 'p', updatedAt, id };
       }
-      const page = await listFolder(db, caller.userId, folder === 'inbox' ? 'active' : 'request', limit, after);
+      const page = await listFolder(db, caller.userId, folder, limit, after);
       return {
         conversations: await buildViews(db, caller.userId, page.ids),
-        nextCursor: page.next ? Buffer.from(`${page.next.updatedAt}|${page.next.id}`).toString('base64url') : null,
+        nextCursor: page.next ? Buffer.from(`${page.next.pinned ? 'p' : 'u'}|${page.next.updatedAt}|${page.next.id}`).toString('base64url') : null,
       };
     },
 
@@ -280,28 +310,71 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
       return { conversation: await viewOrThrow(caller.userId, id), notAdded };
     },
 
-    /** Title (groups: admins, per info_policy) and the disappearing timer (groups: admins too). */
-    async update(caller: Caller, conversationId: string, patch: { title?: string | undefined; disappearingSeconds?: number | undefined }): Promise<Conversation> {
+    /**
+     * Change what the conversation is. Groups: title, description and avatar by whoever
+     * `infoEditableBy` names (admins by default); the policy itself and the disappearing timer
+     * by admins. Direct conversations: only the timer, by either member. Every change is a
+     * system envelope; a replaced avatar is deleted once nothing else uses it.
+     */
+    async update(caller: Caller, conversationId: string, patch: ConversationChange): Promise<Conversation> {
       const m = await memberOf(caller, conversationId);
       if (m.state !== 'active') throw new AppError('forbidden', 'answer the message request first');
-      const conv = await db.selectFrom('conversations').select(['title', 'disappearing_seconds', 'info_policy']).where('id', '=', conversationId).executeTakeFirstOrThrow();
-      if (m.type === 'direct' && patch.title !== undefined) throw new AppError('invalid_request', 'body.title: a direct conversation has no title', { data: { field: 'body.title' } });
-      if (m.type === 'group' && conv.info_policy === 'admins' && !isAdmin(m.role)) throw new AppError('forbidden', 'only admins change the group');
-      const title = patch.title !== undefined && patch.title !== conv.title ? patch.title : undefined;
-      const seconds = patch.disappearingSeconds !== undefined && patch.disappearingSeconds !== conv.disappearing_seconds ? patch.disappearingSeconds : undefined;
-      if (title === undefined && seconds === undefined) return viewOrThrow(caller.userId, conversationId);
-      const envelopes = await write(async (trx, stamp) => {
+      const conv = await db
+        .selectFrom('conversations')
+        .select(['title', 'description', 'avatar_attachment_id', 'disappearing_seconds', 'info_policy'])
+        .where('id', '=', conversationId)
+        .executeTakeFirstOrThrow();
+      if (m.type === 'direct') {
+        for (const field of ['title', 'description', 'avatarAttachmentId', 'infoEditableBy'] as const) {
+          if (patch[field] !== undefined) throw new AppError('invalid_request', `body.${field}: a direct conversation has no ${field}`, { data: { field: `body.${field}` } });
+        }
+      }
+      const changed = <T>(next: T | undefined, current: T): next is T => next !== undefined && next !== current;
+      const title = changed(patch.title, conv.title) ? patch.title : undefined;
+      const description = changed(patch.description, conv.description) ? patch.description : undefined;
+      const avatar = changed(patch.avatarAttachmentId, conv.avatar_attachment_id) ? patch.avatarAttachmentId : undefined;
+      const policy = changed(patch.infoEditableBy, conv.info_policy) ? patch.infoEditableBy : undefined;
+      const seconds = changed(patch.disappearingSeconds, conv.disappearing_seconds) ? patch.disappearingSeconds : undefined;
+      if (m.type === 'group') {
+        const infoChange = title !== undefined || description !== undefined || avatar !== undefined;
+        if (infoChange && conv.info_policy !== 'members' && !isAdmin(m.role)) throw new AppError('forbidden', 'only admins change the group’s info');
+        if ((policy !== undefined || seconds !== undefined) && !isAdmin(m.role)) throw new AppError('forbidden', 'only admins change the group’s settings');
+      }
+      if (avatar) {
+        const owned = await db.selectFrom('attachments').select('id').where('id', '=', avatar).where('owner_id', '=', caller.userId).executeTakeFirst();
+        if (!owned) throw new AppError('invalid_request', 'body.avatarAttachmentId: must be an attachment you uploaded', { data: { field: 'body.avatarAttachmentId' } });
+      }
+      if (title === undefined && description === undefined && avatar === undefined && policy === undefined && seconds === undefined) return viewOrThrow(caller.userId, conversationId);
+      const { envelopes, discarded } = await write(async (trx, stamp) => {
         const out: MessageRow[] = [];
+        let discarded: string[] = [];
+        const set = (values: Partial<Pick<ConversationRow, 'title' | 'description' | 'avatar_attachment_id' | 'info_policy' | 'disappearing_seconds'>>) =>
+          trx.updateTable('conversations').set(values).where('id', '=', conversationId).execute();
         if (title !== undefined) {
-          await trx.updateTable('conversations').set({ title }).where('id', '=', conversationId).execute();
+          await set({ title });
           out.push(await appendSystem(trx, conversationId, caller, 'title_changed', { title }, stamp));
         }
+        if (description !== undefined) {
+          await set({ description });
+          out.push(await appendSystem(trx, conversationId, caller, 'description_changed', { description }, stamp));
+        }
+        if (avatar !== undefined) {
+          await set({ avatar_attachment_id: avatar });
+          if (avatar) await trx.updateTable('attachments').set({ referenced_at: stamp }).where('id', '=', avatar).where('referenced_at', 'is', null).execute();
+          if (conv.avatar_attachment_id && deps.attachments) discarded = await deps.attachments.deleteUnused(trx, [conv.avatar_attachment_id]);
+          out.push(await appendSystem(trx, conversationId, caller, 'avatar_changed', { attachmentId: avatar }, stamp));
+        }
+        if (policy !== undefined) {
+          await set({ info_policy: policy });
+          out.push(await appendSystem(trx, conversationId, caller, 'info_policy_changed', { infoEditableBy: policy }, stamp));
+        }
         if (seconds !== undefined) {
-          await trx.updateTable('conversations').set({ disappearing_seconds: seconds }).where('id', '=', conversationId).execute();
+          await set({ disappearing_seconds: seconds });
           out.push(await appendSystem(trx, conversationId, caller, 'disappearing_changed', { seconds }, stamp));
         }
-        return out;
+        return { envelopes: out, discarded };
       });
+      if (discarded.length) await deps.attachments?.discardBlobs(discarded);
       announce(conversationId, await listeningMemberIds(db, conversationId), envelopes);
       return viewOrThrow(caller.userId, conversationId);
     },
@@ -419,27 +492,99 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
       return viewOrThrow(caller.userId, conversationId);
     },
 
-    async setMuted(caller: Caller, conversationId: string, muted: boolean): Promise<Conversation> {
+    /**
+     * My settings for the conversation: mute (for good, or until a time), archive, pin (at
+     * most LIMITS.pinnedConversationsMax). Archiving unpins; pinning unarchives. Only my
+     * devices hear of it.
+     */
+    async setSettings(caller: Caller, conversationId: string, change: SettingsChange): Promise<Conversation> {
       await memberOf(caller, conversationId);
-      await write((trx, stamp) =>
-        trx.updateTable('members').set({ muted: fromBool(muted), updated_at: stamp }).where('conversation_id', '=', conversationId).where('user_id', '=', caller.userId).execute(),
-      );
+      const now = Date.now();
+      if (change.mutedUntil && Date.parse(change.mutedUntil) <= now) {
+        throw new AppError('invalid_request', 'body.mutedUntil: must be in the future', { data: { field: 'body.mutedUntil' } });
+      }
+      await write(async (trx, stamp) => {
+        const values: { muted?: number; muted_until?: string | null; archived?: number; pinned_at?: string | null; updated_at: string } = { updated_at: stamp };
+        if (change.muted === false) Object.assign(values, { muted: 0, muted_until: null });
+        else if (change.muted === true || change.mutedUntil !== undefined) {
+          Object.assign(values, { muted: 1, muted_until: change.mutedUntil ? new Date(change.mutedUntil).toISOString() : null });
+        }
+        if (change.archived !== undefined) values.archived = fromBool(change.archived);
+        if (change.archived === true) values.pinned_at = null;
+        if (change.pinned === false) values.pinned_at = null;
+        if (change.pinned === true) {
+          values.archived = 0;
+          const mine = await trx.selectFrom('members').select('pinned_at').where('conversation_id', '=', conversationId).where('user_id', '=', caller.userId).executeTakeFirstOrThrow();
+          if (mine.pinned_at === null) {
+            // Concurrent pins of one user take turns on the user's row, so the cap holds.
+            await trx.updateTable('users').set((eb) => ({ id: eb.ref('id') })).where('id', '=', caller.userId).execute();
+            const row = await trx
+              .selectFrom('members')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('user_id', '=', caller.userId)
+              .where('pinned_at', 'is not', null)
+              .executeTakeFirstOrThrow();
+            if (Number(row.n) >= LIMITS.pinnedConversationsMax) {
+              throw new AppError('limit_reached', `at most ${LIMITS.pinnedConversationsMax} pinned conversations`, { data: { limit: LIMITS.pinnedConversationsMax, field: 'body.pinned' } });
+            }
+            values.pinned_at = stamp;
+          }
+        }
+        await trx.updateTable('members').set(values).where('conversation_id', '=', conversationId).where('user_id', '=', caller.userId).execute();
+      });
       ctx.emit({ type: 'conversation.changed', conversationId, recipientIds: [caller.userId] });
       return viewOrThrow(caller.userId, conversationId);
     },
 
-    /** An invite link (admins). Only a hash of the token is stored. */
-    async createInvite(caller: Caller, conversationId: string): Promise<{ token: string }> {
+    /** An invite link (admins). Only a hash of the token is stored; the token is shown this once. */
+    async createInvite(caller: Caller, conversationId: string): Promise<{ token: string; id: string }> {
       const m = await groupMember(caller, conversationId);
       if (!isAdmin(m.role)) throw new AppError('forbidden', 'only admins create invite links');
       const token = randomToken();
-      await db.insertInto('invites').values({ token_hash: hashInvite(token), conversation_id: conversationId, created_by: caller.userId, created_at: new Date().toISOString(), revoked_at: null }).execute();
-      return { token };
+      const id = uuidv7();
+      await db.insertInto('invites').values({ id, token_hash: hashInvite(token), conversation_id: conversationId, created_by: caller.userId, created_at: new Date().toISOString(), revoked_at: null }).execute();
+      return { token, id };
+    },
+
+    /** The group's links that still work (admins), newest first. */
+    async listInvites(caller: Caller, conversationId: string): Promise<Invite[]> {
+      const m = await groupMember(caller, conversationId);
+      if (!isAdmin(m.role)) throw new AppError('forbidden', 'only admins see invite links');
+      const rows = await db
+        .selectFrom('invites as i')
+        .innerJoin('members as creator', (j) => j.onRef('creator.conversation_id', '=', 'i.conversation_id').onRef('creator.user_id', '=', 'i.created_by'))
+        .select(['i.id', 'i.conversation_id', 'i.created_by', 'i.created_at'])
+        .where('i.conversation_id', '=', conversationId)
+        .where('i.revoked_at', 'is', null)
+        // A link dies with its creator's admin rights (see join).
+        .where('creator.state', '=', 'active')
+        .where('creator.role', 'in', ['owner', 'admin'])
+        .orderBy('i.created_at', 'desc')
+        .orderBy('i.id', 'desc')
+        .execute();
+      return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, createdBy: r.created_by, createdAt: r.created_at }));
+    },
+
+    /** Revoke a link (admins), named by its id or by the token itself; joining by it then answers 404. */
+    async revokeInvite(caller: Caller, conversationId: string, idOrToken: string): Promise<void> {
+      const m = await groupMember(caller, conversationId);
+      if (!isAdmin(m.role)) throw new AppError('forbidden', 'only admins revoke invite links');
+      const res = await db
+        .updateTable('invites')
+        .set({ revoked_at: new Date().toISOString() })
+        .where('conversation_id', '=', conversationId)
+        .where((eb) => eb.or([eb('id', '=', idOrToken), eb('token_hash', '=', hashInvite(idOrToken))]))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw notFound('no such invite');
     },
 
     /**
      * Join by an invite link. The link is good while its creator is still an admin of the
-     * group; someone who blocked, or is blocked by, the inviter cannot use it.
+     * group and nobody revoked it. The joiner chose to join, so their own
+     * `whoCanAddToGroups` is not asked; but someone who blocked, or is blocked by, the
+     * link's creator, or whom any owner or admin of the group blocked, cannot use it (they get
+     * the answer a block always gets, `messaging_not_allowed`, which names no one).
      */
     async join(caller: Caller, token: string): Promise<{ conversation: Conversation; joined: boolean }> {
       const invite = await db.selectFrom('invites').selectAll().where('token_hash', '=', hashInvite(token)).where('revoked_at', 'is', null).executeTakeFirst();
@@ -450,6 +595,10 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
       const me = await findMembership(db, caller.userId, conversationId);
       if (me) return { conversation: await viewOrThrow(caller.userId, conversationId), joined: false };
       if (await graph.blockedEitherWay(caller.userId, invite.created_by)) throw new AppError('messaging_not_allowed', 'you cannot join this group');
+      const admins = await db.selectFrom('members').select('user_id').where('conversation_id', '=', invite.conversation_id).where('role', 'in', ['owner', 'admin']).where('state', '=', 'active').execute();
+      const adminIds = admins.map((a) => a.user_id);
+      // visibleAmong leaves out those who blocked the viewer.
+      if ((await graph.visibleAmong(caller.userId, adminIds)).size < adminIds.length) throw new AppError('messaging_not_allowed', 'you cannot join this group');
       const envelope = await write(async (trx, stamp) => {
         if ((await memberCount(trx, conversationId)) >= config.groupMemberCap) throw new AppError('conflict', 'the group is full');
         const row = await appendSystem(trx, conversationId, caller, 'member_joined', { userId: caller.userId, invitedBy: invite.created_by }, stamp);

@@ -55,7 +55,24 @@ export async function appendEnvelope(trx: Kysely<DB>, e: NewEnvelope, stamp: str
     expires_at: expiresAt,
   };
   await trx.insertInto('messages').values(row).execute();
+  if (e.kind === 'message') await unarchiveFor(trx, e.conversationId, e.senderId, stamp);
   return row;
+}
+
+/**
+ * WhatsApp's rule: a new message brings an archived conversation back to the inbox of every
+ * other member who archived it, unless they muted it (then it stays archived). The partial
+ * index on archived members makes this a probe that finds nothing in the common case.
+ */
+async function unarchiveFor(trx: Kysely<DB>, conversationId: string, senderId: string, stamp: string): Promise<void> {
+  await trx
+    .updateTable('members')
+    .set({ archived: 0, updated_at: stamp })
+    .where('conversation_id', '=', conversationId)
+    .where('archived', '=', 1)
+    .where('user_id', '!=', senderId)
+    .where((eb) => eb.or([eb('muted', '=', 0), eb.and([eb('muted_until', 'is not', null), eb('muted_until', '<=', stamp)])]))
+    .execute();
 }
 
 /**

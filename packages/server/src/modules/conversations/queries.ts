@@ -86,7 +86,7 @@ async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: st
     db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute(),
     db
       .selectFrom('members')
-      .select(['conversation_id', 'user_id', 'role', 'state', 'joined_at', 'muted'])
+      .select(['conversation_id', 'user_id', 'role', 'state', 'joined_at', 'muted', 'muted_until', 'archived', 'pinned_at'])
       .where('conversation_id', 'in', ids)
       .orderBy('joined_at')
       .orderBy('user_id')
@@ -119,10 +119,15 @@ async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: st
     const list = byConv.get(id) ?? [];
     const me = list.find((m) => m.user_id === userId);
     if (!c || !me) continue;
+    const muted = isMuted(me, now);
     out.push({
       id: c.id,
       type: c.type,
       title: c.title,
+      description: c.description,
+      avatarAttachmentId: c.avatar_attachment_id,
+      // A direct conversation's two members may both change what it has (its timer).
+      infoEditableBy: c.type === 'direct' || c.info_policy === 'members' ? 'members' : 'admins',
       members: list.map((m) => ({
         userId: m.user_id,
         role: m.role,
@@ -131,7 +136,10 @@ async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: st
       myState: me.state,
       lastSeq: c.last_seq,
       unreadCount: unreadBy.get(id) ?? 0,
-      muted: toBool(me.muted),
+      muted,
+      mutedUntil: muted ? me.muted_until : null,
+      archived: toBool(me.archived),
+      pinned: me.pinned_at !== null,
       disappearingSeconds: c.disappearing_seconds,
       createdAt: c.created_at,
       updatedAt: c.updated_at,
@@ -140,24 +148,54 @@ async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: st
   return out;
 }
 
-export interface ListPage {
-  ids: string[];
-  next: { updatedAt: string; id: string } | null;
+/** Muted now: a mute with an end time ends by itself, without a write. */
+export function isMuted(m: { muted: number; muted_until: string | null }, nowIso: string): boolean {
+  return toBool(m.muted) && (m.muted_until === null || m.muted_until > nowIso);
 }
 
-/** One page of a folder, most recently active first, keyset-paged on (updated_at, id). */
-export async function listFolder(db: Kysely<DB>, userId: string, state: MemberState, limit: number, after: { updatedAt: string; id: string } | null): Promise<ListPage> {
-  let q = db
-    .selectFrom('members as me')
-    .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
-    .select(['c.id', 'c.updated_at'])
-    .where('me.user_id', '=', userId)
-    .where('me.state', '=', state);
-  if (after) {
-    q = q.where((eb) => eb.or([eb('c.updated_at', '<', after.updatedAt), eb.and([eb('c.updated_at', '=', after.updatedAt), eb('c.id', '<', after.id)])]));
+export type Folder = 'inbox' | 'requests' | 'archived';
+
+/** Where a page starts: after this conversation, in the pinned tier or the rest. */
+export interface FolderPosition {
+  pinned: boolean;
+  updatedAt: string;
+  id: string;
+}
+
+export interface ListPage {
+  ids: string[];
+  next: FolderPosition | null;
+}
+
+/**
+ * One page of a folder, keyset-paged. The inbox lists my pinned conversations first (at most
+ * a handful), then the rest; each tier most recently active first, on (updated_at, id).
+ * Archived conversations are only in the archived folder; requests are never archived.
+ */
+export async function listFolder(db: Kysely<DB>, userId: string, folder: Folder, limit: number, after: FolderPosition | null): Promise<ListPage> {
+  const tier = (pinned: boolean | null, from: FolderPosition | null, n: number) => {
+    let q = db
+      .selectFrom('members as me')
+      .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+      .select(['c.id', 'c.updated_at'])
+      .where('me.user_id', '=', userId)
+      .where('me.state', '=', folder === 'requests' ? 'request' : 'active');
+    if (folder === 'inbox') q = q.where('me.archived', '=', 0);
+    if (folder === 'archived') q = q.where('me.archived', '=', 1);
+    if (pinned !== null) q = q.where('me.pinned_at', pinned ? 'is not' : 'is', null);
+    if (from) {
+      q = q.where((eb) => eb.or([eb('c.updated_at', '<', from.updatedAt), eb.and([eb('c.updated_at', '=', from.updatedAt), eb('c.id', '<', from.id)])]));
+    }
+    return q.orderBy('c.updated_at', 'desc').orderBy('c.id', 'desc').limit(n).execute();
+  };
+  const rows: { id: string; updated_at: string; pinned: boolean }[] = [];
+  if (folder === 'inbox') {
+    if (!after || after.pinned) rows.push(...(await tier(true, after, limit + 1)).map((r) => ({ ...r, pinned: true })));
+    if (rows.length <= limit) rows.push(...(await tier(false, after && !after.pinned ? after : null, limit + 1 - rows.length)).map((r) => ({ ...r, pinned: false })));
+  } else {
+    rows.push(...(await tier(null, after, limit + 1)).map((r) => ({ ...r, pinned: false })));
   }
-  const rows = await q.orderBy('c.updated_at', 'desc').orderBy('c.id', 'desc').limit(limit + 1).execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  return { ids: page.map((r) => r.id), next: rows.length > limit && last ? { updatedAt: last.updated_at, id: last.id } : null };
+  return { ids: page.map((r) => r.id), next: rows.length > limit && last ? { pinned: last.pinned, updatedAt: last.updated_at, id: last.id } : null };
 }

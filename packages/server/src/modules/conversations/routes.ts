@@ -8,6 +8,7 @@ import {
   ConversationWithNotAdded,
   CreateConversationBody,
   Id,
+  InviteList,
   InviteResult,
   MemberPatch,
   SyncQuery,
@@ -21,6 +22,7 @@ import type { Conversations } from './actions.ts';
 const Params = z.object({ id: Id });
 const MemberParams = z.object({ id: Id, userId: Id });
 const TokenParams = z.object({ token: z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/, 'must be an invite token') });
+const InviteParams = z.object({ id: Id, invite: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/, 'must be an invite id or token') });
 const tags = ['conversations'];
 
 export function conversationsRoutes(conversations: Conversations): FastifyPluginAsyncZod {
@@ -52,7 +54,13 @@ export function conversationsRoutes(conversations: Conversations): FastifyPlugin
     }, async (req) => conversations.get(callerOf(req), req.params.id));
 
     app.patch('/v1/conversations/:id', {
-      schema: { tags, summary: 'Change the title (groups: admins) or the disappearing-message timer', params: Params, body: ConversationPatch, response: { 200: Conversation } },
+      schema: {
+        tags,
+        summary: 'Change a group’s title, description or avatar (whoever infoEditableBy names), who may do so (admins), or the disappearing-message timer (groups: admins); each change is a system envelope',
+        params: Params,
+        body: ConversationPatch,
+        response: { 200: Conversation },
+      },
     }, async (req) => conversations.update(callerOf(req), req.params.id, req.body));
 
     app.post('/v1/conversations/:id/members', {
@@ -88,12 +96,29 @@ export function conversationsRoutes(conversations: Conversations): FastifyPlugin
     }, async (req) => conversations.decline(callerOf(req), req.params.id));
 
     app.put('/v1/conversations/:id/settings', {
-      schema: { tags, summary: 'My settings for this conversation (muted)', params: Params, body: ConversationSettings, response: { 200: Conversation } },
-    }, async (req) => conversations.setMuted(callerOf(req), req.params.id, req.body.muted));
+      schema: {
+        tags,
+        summary: 'My settings for this conversation: muted (optionally until a time), archived, pinned (at most 5; 409 limit_reached)',
+        params: Params,
+        body: ConversationSettings,
+        response: { 200: Conversation },
+      },
+    }, async (req) => conversations.setSettings(callerOf(req), req.params.id, req.body));
 
     app.post('/v1/conversations/:id/invites', {
-      schema: { tags, summary: 'Create an invite link token for a group (admins); only its hash is stored', params: Params, response: { 200: InviteResult } },
+      schema: { tags, summary: 'Create an invite link token for a group (admins); only its hash is stored, so the token is shown only here', params: Params, response: { 200: InviteResult } },
     }, async (req) => conversations.createInvite(callerOf(req), req.params.id));
+
+    app.get('/v1/conversations/:id/invites', {
+      schema: { tags, summary: 'The group’s invite links that still work (admins), newest first; tokens are not shown again', params: Params, response: { 200: InviteList } },
+    }, async (req) => ({ invites: await conversations.listInvites(callerOf(req), req.params.id) }));
+
+    app.delete('/v1/conversations/:id/invites/:invite', {
+      schema: { tags, summary: 'Revoke an invite link (admins), named by its id or by its token; joining by it then answers 404', params: InviteParams },
+    }, async (req, reply) => {
+      await conversations.revokeInvite(callerOf(req), req.params.id, req.params.invite);
+      return reply.status(204).send();
+    });
 
     app.post('/v1/invites/:token', {
       schema: { tags, summary: 'Join a group by an invite link token (also when already a member: the conversation)', params: TokenParams, response: { 200: Conversation } },
