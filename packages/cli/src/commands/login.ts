@@ -115,7 +115,42 @@ export async function readPassword(flags: ClientFlags & { password?: string; pas
   }
   if (flags.password) return flags.password;
   if (process.env.PARLEY_PASSWORD) return process.env.PARLEY_PASSWORD;
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    const typed = await askHidden('Password: ');
+    if (typed) return typed;
+  }
   fail(flags, new Error('give the password with --password-stdin, --password or PARLEY_PASSWORD'), EXIT.usage);
+}
+
+/** Ask on the terminal without echoing what is typed (the prompt goes to stderr). */
+function askHidden(prompt: string): Promise<string> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    let typed = '';
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (value: string) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done(typed);
+        if (ch === '\u0003') {
+          done('');
+          process.exit(130);
+        }
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else if (ch >= ' ') typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 /** Options every client command takes. */
