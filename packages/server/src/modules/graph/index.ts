@@ -6,7 +6,7 @@ import { createConnections } from './connections.ts';
 import { mayAddToGroup, mayWriteDirect, privacyOf, reach, relationship } from './policy.ts';
 import { graphRoutes } from './routes.ts';
 import { createPrivacySettings } from './settings.ts';
-import { presenceVisibleTo, readMarkerVisibleTo, typingVisibleTo } from './visibility.ts';
+import { presenceCandidatesFor, presenceViewersOf, presenceVisibleTo, presenceVisibleToViewer, readMarkerVisibleTo, typingVisibleTo } from './visibility.ts';
 
 export type { Reach, Relationship } from './policy.ts';
 export { allows } from './policy.ts';
@@ -39,6 +39,12 @@ export function createGraph(ctx: AppContext) {
     },
     /** Of `viewerIds`, who may see `subjectId` online and last seen (setting, blocks, unanswered requests). */
     presenceVisibleTo: (subjectId: string, viewerIds: string[]) => presenceVisibleTo(db, subjectId, viewerIds),
+    /** Of `subjectIds`, whose presence `viewerId` may see (the same rules, every subject in a few queries). */
+    presenceVisibleToViewer: (viewerId: string, subjectIds: string[]) => presenceVisibleToViewer(db, viewerId, subjectIds),
+    /** Whose presence `viewerId` might see: their connections, and co-members whose presence is public. */
+    presenceCandidatesFor: (viewerId: string) => presenceCandidatesFor(db, viewerId),
+    /** Who may see `subjectId`'s presence now (their setting's audience, less blocks and unanswered requests). */
+    presenceViewersOf: (subjectId: string) => presenceViewersOf(db, subjectId),
     /** Of `viewerIds`, who may see `subjectId` typing in `conversationId` (active members, no block). */
     typingVisibleTo: (subjectId: string, conversationId: string, viewerIds: string[]) => typingVisibleTo(db, subjectId, conversationId, viewerIds),
     /** Of `viewerIds`, who may see `subjectId`'s read marker (readReceipts on for both, no block, no unanswered request). */

@@ -1,4 +1,4 @@
-import { DEFAULT_PRIVACY } from '@parley/protocol';
+import { DEFAULT_PRIVACY, type Audience } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { DomainEvent } from '../../bus/events.ts';
 import type { DB } from '../../storage/db.ts';
@@ -81,6 +81,140 @@ export async function presenceVisibleTo(db: Kysely<DB>, subjectId: string, viewe
     out.add(id);
   }
   return out;
+}
+
+/** Member states in which someone hears of a conversation (the conversations module's LISTENING). */
+const LISTENING: ('active' | 'request')[] = ['active', 'request'];
+
+/** Bounded `in (…)` lists: a viewer with thousands of peers stays within every engine's limits. */
+const CHUNK = 1000;
+
+async function inChunks<T>(ids: string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  if (ids.length <= CHUNK) return ids.length === 0 ? [] : query(ids);
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await query(ids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/**
+ * Of `subjectIds`, those whose presence `viewerId` may see: the same rules as
+ * `presenceVisibleTo`, answered for every subject at once in four queries (their settings,
+ * their connections with the viewer, blocks either way, their unanswered requests from the
+ * viewer) instead of four per subject. A socket's presence snapshot asks this once.
+ */
+export async function presenceVisibleToViewer(db: Kysely<DB>, viewerId: string, subjectIds: string[]): Promise<Set<string>> {
+  const subjects = [...new Set(subjectIds)].filter((id) => id !== viewerId);
+  const out = new Set(subjectIds.includes(viewerId) ? [viewerId] : []);
+  if (subjects.length === 0) return out;
+  const settings = await inChunks(subjects, (ids) => db.selectFrom('users').select(['id', 'presence']).where('id', 'in', ids).execute());
+  // A subject without a row (gone) falls back to the default, as in presenceVisibleTo.
+  const audience = new Map<string, Audience>(subjects.map((id) => [id, DEFAULT_PRIVACY.presence]));
+  for (const r of settings) audience.set(r.id, r.presence as Audience);
+  const open = subjects.filter((id) => audience.get(id) !== 'nobody');
+  if (open.length === 0) return out;
+  const byConnection = open.filter((id) => audience.get(id) === 'connections');
+  const [connected, blocked, requested] = await Promise.all([
+    inChunks(byConnection, (ids) =>
+      db.selectFrom('connections').select('user_id as id').where('user_id', 'in', ids).where('peer_id', '=', viewerId).where('state', '=', 'connected').execute(),
+    ),
+    inChunks(open, (ids) =>
+      db
+        .selectFrom('blocks')
+        .select(['blocker_id', 'blocked_id'])
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('blocker_id', '=', viewerId), eb('blocked_id', 'in', ids)]),
+            eb.and([eb('blocked_id', '=', viewerId), eb('blocker_id', 'in', ids)]),
+          ]),
+        )
+        .execute(),
+    ),
+    // Subjects who have not answered a message request from the viewer.
+    inChunks(open, (ids) =>
+      db
+        .selectFrom('members as theirs')
+        .innerJoin('conversations as c', 'c.id', 'theirs.conversation_id')
+        .innerJoin('members as mine', 'mine.conversation_id', 'theirs.conversation_id')
+        .select('theirs.user_id as id')
+        .where('mine.user_id', '=', viewerId)
+        .where('c.type', '=', 'direct')
+        .where('theirs.user_id', 'in', ids)
+        .where('theirs.state', 'in', ['request', 'declined'])
+        .execute(),
+    ),
+  ]);
+  const connectedSet = new Set(connected.map((r) => r.id));
+  const hidden = new Set([...blocked.map((r) => (r.blocker_id === viewerId ? r.blocked_id : r.blocker_id)), ...requested.map((r) => r.id)]);
+  for (const id of open) {
+    if (!allows(audience.get(id)!, connectedSet.has(id)) || hidden.has(id)) continue;
+    out.add(id);
+  }
+  return out;
+}
+
+/**
+ * Everyone whose presence `viewerId` might see, before the rules are applied: their
+ * connections, and the people sharing a conversation with them whose presence is public.
+ * A co-member whose presence is for connections only (the default) is visible only if
+ * connected, so the viewer's connections already hold them: a socket's snapshot no longer
+ * grows with the size of its groups. One query.
+ */
+export async function presenceCandidatesFor(db: Kysely<DB>, viewerId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('connections')
+    .select('peer_id as id')
+    .where('user_id', '=', viewerId)
+    .where('state', '=', 'connected')
+    .union(
+      db
+        .selectFrom('members as mine')
+        .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+        .innerJoin('users as u', 'u.id', 'theirs.user_id')
+        .select('theirs.user_id as id')
+        .where('mine.user_id', '=', viewerId)
+        .where('mine.state', 'in', LISTENING)
+        .where('theirs.state', 'in', LISTENING)
+        .where('theirs.user_id', '!=', viewerId)
+        .where('u.presence', '=', 'everyone'),
+    )
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Who may see `subjectId`'s presence now, found from their setting: nobody; their
+ * connections (the default); or their connections and everyone sharing a conversation with
+ * them. Then blocks either way and unanswered requests are taken out. A few queries,
+ * whatever the size of the subject's groups when their setting is the default.
+ */
+export async function presenceViewersOf(db: Kysely<DB>, subjectId: string): Promise<string[]> {
+  const subject = await db.selectFrom('users').select('presence').where('id', '=', subjectId).executeTakeFirst();
+  const presence = (subject?.presence ?? DEFAULT_PRIVACY.presence) as Audience;
+  if (presence === 'nobody') return [];
+  const connections = db.selectFrom('connections').select('peer_id as id').where('user_id', '=', subjectId).where('state', '=', 'connected');
+  const rows =
+    presence === 'connections'
+      ? await connections.execute()
+      : await connections
+          .union(
+            db
+              .selectFrom('members as mine')
+              .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+              .select('theirs.user_id as id')
+              .where('mine.user_id', '=', subjectId)
+              .where('mine.state', 'in', LISTENING)
+              .where('theirs.state', 'in', LISTENING)
+              .where('theirs.user_id', '!=', subjectId),
+          )
+          .execute();
+  const candidates = rows.map((r) => r.id).filter((id) => id !== subjectId);
+  if (candidates.length === 0) return [];
+  const [blocked, requesters] = await Promise.all([
+    inChunks(candidates, async (ids) => [...(await blockedWith(db, subjectId, ids))]),
+    inChunks(candidates, async (ids) => [...(await unansweredRequestersOf(db, subjectId, ids))]),
+  ]);
+  const hidden = new Set([...blocked, ...requesters]);
+  return candidates.filter((id) => !hidden.has(id));
 }
 
 /** Of `viewerIds`, the members of `conversationId` and their state there. */

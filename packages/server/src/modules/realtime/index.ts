@@ -30,15 +30,15 @@ export interface MessagesPort {
 
 /** What the realtime rules need of the graph module. */
 export interface VisibilityPort {
-  connections: {
-    list(userId: string, state: 'connected', limit: number, cursor: string | undefined): Promise<{ connections: { user: { id: string } }[]; nextCursor: string | null }>;
-  };
   presenceVisibleTo(subjectId: string, viewerIds: string[]): Promise<Set<string>>;
+  presenceVisibleToViewer(viewerId: string, subjectIds: string[]): Promise<Set<string>>;
+  presenceCandidatesFor(viewerId: string): Promise<string[]>;
+  presenceViewersOf(subjectId: string): Promise<string[]>;
   typingVisibleTo(subjectId: string, conversationId: string, viewerIds: string[]): Promise<Set<string>>;
 }
 
 export interface RealtimeDeps {
-  conversations: Pick<ConversationsPort, 'memberIds' | 'peerIds'>;
+  conversations: Pick<ConversationsPort, 'memberIds'>;
   graph: VisibilityPort;
   /** Defaults to Redis when REDIS_URL is set (presence shared by every process), else memory. */
   presenceStore?: PresenceStore;
@@ -48,17 +48,17 @@ export interface RealtimeDeps {
 export function createRealtime(ctx: AppContext, deps: RealtimeDeps) {
   const store =
     deps.presenceStore ?? (ctx.config.redisUrl ? new RedisPresenceStore(ctx.config.redisUrl, { log: ctx.log }) : new MemoryPresenceStore());
+  const { graph } = deps;
   const presence = createPresence(ctx, {
     store,
-    peersOf: async (userId) => {
-      const [sharing, connected] = await Promise.all([deps.conversations.peerIds(userId), connectedIds(deps.graph, userId)]);
-      return [...new Set([...sharing, ...connected])];
-    },
-    visibleTo: (subjectId, viewerIds) => deps.graph.presenceVisibleTo(subjectId, viewerIds),
+    viewersOf: (subjectId) => graph.presenceViewersOf(subjectId),
+    candidatesFor: (viewerId) => graph.presenceCandidatesFor(viewerId),
+    visibleToViewer: (viewerId, subjectIds) => graph.presenceVisibleToViewer(viewerId, subjectIds),
+    visibleTo: (subjectId, viewerIds) => graph.presenceVisibleTo(subjectId, viewerIds),
   });
   const typing = createTyping(ctx, {
     memberIds: (conversationId) => deps.conversations.memberIds(conversationId),
-    visibleTo: (subjectId, conversationId, viewerIds) => deps.graph.typingVisibleTo(subjectId, conversationId, viewerIds),
+    visibleTo: (subjectId, conversationId, viewerIds) => graph.typingVisibleTo(subjectId, conversationId, viewerIds),
   });
   return {
     presence,
@@ -72,14 +72,3 @@ export function createRealtime(ctx: AppContext, deps: RealtimeDeps) {
 
 export type Realtime = ReturnType<typeof createRealtime>;
 
-/** Every connection of a user, paged through at the largest page size. */
-async function connectedIds(graph: VisibilityPort, userId: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await graph.connections.list(userId, 'connected', 200, cursor);
-    for (const c of page.connections) out.push(c.user.id);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return out;
-}

@@ -12,8 +12,12 @@ export interface PresenceFrameData {
 
 export interface PresenceDeps {
   store: PresenceStore;
-  /** Everyone who might care: connections and people sharing a conversation. */
-  peersOf(userId: string): Promise<string[]>;
+  /** Who may see `subjectId`'s presence now: their setting's audience, less blocks and unanswered requests. */
+  viewersOf(subjectId: string): Promise<string[]>;
+  /** Everyone whose presence `viewerId` might see, before the rules (a superset of what `visibleToViewer` keeps). */
+  candidatesFor(viewerId: string): Promise<string[]>;
+  /** Of `subjectIds`, those whose presence `viewerId` may see. */
+  visibleToViewer(viewerId: string, subjectIds: string[]): Promise<Set<string>>;
   /** Of `viewerIds`, who may see `subjectId`'s presence (its setting, blocks, unanswered requests). */
   visibleTo(subjectId: string, viewerIds: string[]): Promise<Set<string>>;
 }
@@ -36,12 +40,9 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
     return next;
   }
 
-  async function announce(userId: string, status: PresenceStatus, lastSeenAt: string, known?: string[]): Promise<void> {
-    const peers = known ?? (await deps.peersOf(userId));
-    if (peers.length === 0) return;
-    const viewers = await deps.visibleTo(userId, peers);
-    viewers.delete(userId);
-    if (viewers.size > 0) ctx.emit({ type: 'presence', userId, status, lastSeenAt, recipientIds: [...viewers] });
+  async function announce(userId: string, status: PresenceStatus, lastSeenAt: string): Promise<void> {
+    const viewers = (await deps.viewersOf(userId)).filter((id) => id !== userId);
+    if (viewers.length > 0) ctx.emit({ type: 'presence', userId, status, lastSeenAt, recipientIds: viewers });
   }
 
   /**
@@ -51,20 +52,27 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
   const snapshots = new Map<string, Promise<PresenceFrameData[]>>();
 
   /** The peers of `viewerId` who are online now and whom `viewerId` may see. */
-  function snapshot(viewerId: string, known?: string[]): Promise<PresenceFrameData[]> {
+  function snapshot(viewerId: string): Promise<PresenceFrameData[]> {
     const running = snapshots.get(viewerId);
     if (running) return running;
-    const work = computeSnapshot(viewerId, known).finally(() => snapshots.delete(viewerId));
+    const work = computeSnapshot(viewerId).finally(() => snapshots.delete(viewerId));
     snapshots.set(viewerId, work);
     return work;
   }
 
-  async function computeSnapshot(viewerId: string, known?: string[]): Promise<PresenceFrameData[]> {
-    const peers = known ?? (await deps.peersOf(viewerId));
-    const online = [...(await deps.store.onlineAmong(peers))].filter((id) => id !== viewerId);
-    const visible = await Promise.all(online.map(async (id) => ((await deps.visibleTo(id, [viewerId])).has(viewerId) ? id : null)));
+  /**
+   * A handful of queries and one presence-store lookup, whatever the size of the viewer's
+   * groups: the candidates (connections, and co-members whose presence is public), those of
+   * them online, and the rules for all of them at once.
+   */
+  async function computeSnapshot(viewerId: string): Promise<PresenceFrameData[]> {
+    const candidates = (await deps.candidatesFor(viewerId)).filter((id) => id !== viewerId);
+    if (candidates.length === 0) return [];
+    const online = [...(await deps.store.onlineAmong(candidates))];
+    if (online.length === 0) return [];
+    const visible = await deps.visibleToViewer(viewerId, online);
     const at = nowIso();
-    return visible.filter((id): id is string => id !== null).map((userId) => ({ userId, status: 'online' as const, lastSeenAt: at }));
+    return online.filter((id) => visible.has(id)).map((userId) => ({ userId, status: 'online' as const, lastSeenAt: at }));
   }
 
   return {
@@ -75,13 +83,11 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
      * first anywhere), and return the peers online now whom the user may see.
      */
     async connected(userId: string): Promise<PresenceFrameData[]> {
-      let peers: string[] | undefined;
       await serialize(userId, async () => {
         if (!(await deps.store.connect(userId))) return;
-        peers = await deps.peersOf(userId);
-        await announce(userId, 'online', nowIso(), peers);
+        await announce(userId, 'online', nowIso());
       });
-      return snapshot(userId, peers);
+      return snapshot(userId);
     },
 
     /** A socket of `userId` closed. */
@@ -102,9 +108,7 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
     refresh(subjectId: string, viewerIds?: string[]): Promise<void> {
       return serialize(subjectId, async () => {
         if (!(await deps.store.onlineAmong([subjectId])).has(subjectId)) return;
-        const viewers = (viewerIds ?? (await deps.peersOf(subjectId))).filter((id) => id !== subjectId);
-        if (viewers.length === 0) return;
-        const allowed = await deps.visibleTo(subjectId, viewers);
+        const allowed = viewerIds ? await deps.visibleTo(subjectId, viewerIds) : new Set(await deps.viewersOf(subjectId));
         allowed.delete(subjectId);
         if (allowed.size > 0) ctx.emit({ type: 'presence', userId: subjectId, status: 'online', lastSeenAt: nowIso(), recipientIds: [...allowed] });
       });
