@@ -62,12 +62,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const accounts = createAccounts(ctx);
   const graph = createGraph(ctx);
   const safety = createSafety(ctx);
-  const conversations = createConversations(ctx, { graph });
-  const lifecycle = createAccountLifecycle(ctx, { accounts, groups: conversations });
-  const messages = createMessages(ctx, { graph, conversations });
+  const attachments = attachmentsModule(ctx);
+  const conversations = createConversations(ctx, { graph, attachments });
+  const lifecycle = createAccountLifecycle(ctx, { accounts, groups: conversations, uploads: attachments });
+  const messages = createMessages(ctx, { graph, conversations, attachments });
   const realtime = createRealtime(ctx, { conversations, graph });
   const gateway = createGateway(ctx, bus, { auth: accounts, realtime, conversations, messages });
-  const attachments = attachmentsModule(ctx);
   const pins = createPins(ctx, { conversations });
   const retention = createRetention(ctx, { attachments, audience: conversations.memberIds });
 

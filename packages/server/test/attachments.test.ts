@@ -373,7 +373,7 @@ for (const dialect of DIALECTS) {
       expect((await download(t, member.token, id)).status).toBe(200);
     });
 
-    it('stops serving the files of an unsent message to its members', async () => {
+    it('unsending a message deletes its files (row and bytes) once nothing else lists them', async () => {
       const owner = await t.api.signUp('unsend');
       const member = await t.api.signUp('unsend');
       const up = await upload(t, owner.token, Buffer.from('regret'));
@@ -382,9 +382,11 @@ for (const dialect of DIALECTS) {
       expect((await download(t, member.token, up.body.id)).status).toBe(200);
       expect((await t.api.delete(`/v1/conversations/${c}/messages/${messageId}`, owner.token)).status).toBe(204);
       expect((await download(t, member.token, up.body.id)).status).toBe(404);
-      // No message lists it any more: its uploader may delete it, which frees their quota.
-      expect((await t.api.delete(`/v1/attachments/${up.body.id}`, owner.token)).status).toBe(204);
+      // No message lists it any more: it went with the message, row and file, which frees the quota.
+      expect((await download(t, owner.token, up.body.id)).status).toBe(404);
+      expect(await t.server.ctx.db.selectFrom('attachments').select('id').where('id', '=', up.body.id).executeTakeFirst()).toBeUndefined();
       expect(blobFiles(t).some((f) => f.endsWith(up.body.id))).toBe(false);
+      expect((await t.api.delete(`/v1/attachments/${up.body.id}`, owner.token)).status).toBe(404);
     });
 
     it('deletes an unreferenced upload on request: the row and the file', async () => {

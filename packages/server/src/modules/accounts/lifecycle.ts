@@ -13,6 +13,12 @@ export interface GroupLeaver {
   removeMember(caller: Caller, conversationId: string, targetId: string): Promise<void>;
 }
 
+/** What deleting an account needs from the attachments module. */
+export interface UploadRemover {
+  /** Delete the user's uploads that no envelope or avatar uses (blobs after the commit). */
+  deleteUnusedOf(ownerId: string): Promise<number>;
+}
+
 /**
  * Export and deletion of one's own account.
  *
@@ -25,9 +31,12 @@ export interface GroupLeaver {
  * - direct conversations stay with the other person, who sees a deleted account they can
  *   no longer message; envelopes already delivered stay where they are, as in every
  *   messaging system (they are the recipients' copies);
- * - reports the user filed or that name them are kept for moderation.
+ * - reports the user filed or that name them are kept for moderation;
+ * - uploads no envelope lists (never sent, or their messages were unsent) are deleted with
+ *   their bytes; files of messages that others received stay with those messages, and a
+ *   group's avatar stays while the group shows it.
  */
-export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accounts; groups: GroupLeaver }) {
+export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accounts; groups: GroupLeaver; uploads?: UploadRemover }) {
   const { db } = ctx;
 
   return {
@@ -177,9 +186,11 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
         if (audience.length) out.push({ type: 'user.changed', userId: me, recipientIds: audience });
         return { sessionIds: sessions.map((s) => s.id), events: out };
       });
+      // After the account is gone (nothing new can be uploaded or listed), so no upload slips through.
+      const uploads = (await deps.uploads?.deleteUnusedOf(me)) ?? 0;
       for (const sessionId of sessionIds) ctx.emit({ type: 'session.revoked', userId: me, sessionId });
       for (const e of events) ctx.emit(e);
-      ctx.log.info({ userId: me }, 'account deleted');
+      ctx.log.info({ userId: me, uploads }, 'account deleted');
     },
   };
 }

@@ -6,7 +6,7 @@ import { AppError } from '../../errors.ts';
 import { nowIso, uuidv7 } from '../../ids.ts';
 import type { DB } from '../../storage/db.ts';
 import { BlobMissingError, BlobTooLargeError, type BlobStore, type ByteRange } from './blob-store.ts';
-import { findOwned, findReadable, orphanCandidates, unusedAmong, usedBytes, type AttachmentRow } from './queries.ts';
+import { findOwned, findReadable, orphanCandidates, readableAmong, unusedAmong, usedBytes, type AttachmentRow } from './queries.ts';
 
 export interface UploadInput {
   source: Readable;
@@ -101,6 +101,11 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
       return row;
     },
 
+    /**
+     * Of `ids`, those `userId` may read (see `readable`): a message may list them, so
+     * forwarding re-references a file instead of uploading it again.
+     */
+    readableAmong: (userId: string, ids: readonly string[]): Promise<Set<string>> => readableAmong(db, userId, ids, nowIso()),
     /** The bytes of an attachment the caller was allowed to read (see `readable`). */
     async open(row: AttachmentRow, range?: ByteRange): Promise<Readable> {
       try {
@@ -164,6 +169,31 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
     },
 
     discardBlobs,
+    /**
+     * Delete every upload of `ownerId` that nothing uses (account deletion). Those a message
+     * or a group's avatar still uses stay: they are the recipients' copies.
+     */
+    async deleteUnusedOf(ownerId: string): Promise<number> {
+      let removed = 0;
+      let after = '';
+      for (;;) {
+        const batch = await db.selectFrom('attachments').select('id').where('owner_id', '=', ownerId).where('id', '>', after).orderBy('id').limit(SWEEP_BATCH).execute();
+        if (batch.length === 0) break;
+        after = batch[batch.length - 1]!.id;
+        const gone = await db.transaction().execute(async (trx) => {
+          const unused = await unusedAmong(
+            trx,
+            batch.map((b) => b.id),
+          );
+          if (unused.length === 0) return [];
+          return (await trx.deleteFrom('attachments').where('id', 'in', unused).where('owner_id', '=', ownerId).returning('id').execute()).map((r) => r.id);
+        });
+        await discardBlobs(gone);
+        removed += gone.length;
+        if (batch.length < SWEEP_BATCH) break;
+      }
+      return removed;
+    },
   };
 }
 

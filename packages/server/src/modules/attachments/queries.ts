@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../storage/db.ts';
 import type { AttachmentsTable } from '../../storage/schema.ts';
 
@@ -28,35 +28,52 @@ export async function findReadable(db: Kysely<DB>, userId: string, id: string, n
     .selectFrom('attachments as a')
     .selectAll('a')
     .where('a.id', '=', id)
-    .where((eb) =>
-      eb.or([
-        eb('a.owner_id', '=', userId),
-        eb.exists(
-          eb
-            .selectFrom('attachment_refs as r')
-            .innerJoin('messages as m', (j) => j.onRef('m.id', '=', 'r.message_id').onRef('m.conversation_id', '=', 'r.conversation_id'))
-            .innerJoin('members as mb', 'mb.conversation_id', 'r.conversation_id')
-            .select(sql.lit(1).as('one'))
-            .whereRef('r.attachment_id', '=', 'a.id')
-            .where('mb.user_id', '=', userId)
-            .where('mb.state', '=', 'active')
-            .whereRef('m.seq', '>=', 'mb.joined_seq')
-            .where('m.deleted_at', 'is', null)
-            .where((e) => e.or([e('m.expires_at', 'is', null), e('m.expires_at', '>', nowIso)])),
-        ),
-        eb.exists(
-          eb
-            .selectFrom('conversations as c')
-            .innerJoin('members as mb', 'mb.conversation_id', 'c.id')
-            .select(sql.lit(1).as('one'))
-            .whereRef('c.avatar_attachment_id', '=', 'a.id')
-            .where('mb.user_id', '=', userId)
-            .where('mb.state', 'in', ['active', 'request']),
-        ),
-      ]),
-    )
+    .where((eb) => readableBy(eb, userId, nowIso))
     .executeTakeFirst();
   return row ? toRow(row) : undefined;
+}
+
+/**
+ * Of `ids`, those `userId` may read by the same rule as `findReadable`: what a forwarder may
+ * list in a message of their own (the bytes are not copied; the new envelope lists them too).
+ */
+export async function readableAmong(db: Kysely<DB>, userId: string, ids: readonly string[], nowIso: string): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('attachments as a')
+    .select('a.id')
+    .where('a.id', 'in', [...ids])
+    .where((eb) => readableBy(eb, userId, nowIso))
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+function readableBy(eb: ExpressionBuilder<DB & { a: AttachmentsTable }, 'a'>, userId: string, nowIso: string) {
+  return eb.or([
+    eb('a.owner_id', '=', userId),
+    eb.exists(
+      eb
+        .selectFrom('attachment_refs as r')
+        .innerJoin('messages as m', (j) => j.onRef('m.id', '=', 'r.message_id').onRef('m.conversation_id', '=', 'r.conversation_id'))
+        .innerJoin('members as mb', 'mb.conversation_id', 'r.conversation_id')
+        .select(sql.lit(1).as('one'))
+        .whereRef('r.attachment_id', '=', 'a.id')
+        .where('mb.user_id', '=', userId)
+        .where('mb.state', '=', 'active')
+        .whereRef('m.seq', '>=', 'mb.joined_seq')
+        .where('m.deleted_at', 'is', null)
+        .where((e) => e.or([e('m.expires_at', 'is', null), e('m.expires_at', '>', nowIso)])),
+    ),
+    eb.exists(
+      eb
+        .selectFrom('conversations as c')
+        .innerJoin('members as mb', 'mb.conversation_id', 'c.id')
+        .select(sql.lit(1).as('one'))
+        .whereRef('c.avatar_attachment_id', '=', 'a.id')
+        .where('mb.user_id', '=', userId)
+        .where('mb.state', 'in', ['active', 'request']),
+    ),
+  ]);
 }
 
 export async function findOwned(db: Kysely<DB>, ownerId: string, id: string): Promise<AttachmentRow | undefined> {

@@ -7,9 +7,20 @@ import { appendEnvelope, toEnvelope, type Conversations, type Membership, type M
 import type { Graph } from '../graph/index.ts';
 import { GroupCommit } from './group-commit.ts';
 
+/** What sends and unsends need from the attachments module. */
+export interface MessageAttachments {
+  /** Of `ids`, those the user may list in a message: their own uploads, or files they may read (forwarding). */
+  readableAmong(userId: string, ids: readonly string[]): Promise<Set<string>>;
+  /** Inside the transaction: delete the rows of those of `ids` nothing uses any more; returns them. */
+  deleteUnused(trx: Kysely<DB>, ids: readonly string[]): Promise<string[]>;
+  /** After the commit: delete their bytes. */
+  discardBlobs(ids: readonly string[]): Promise<void>;
+}
+
 export interface MessagesDeps {
   graph: Graph;
   conversations: Conversations;
+  attachments: MessageAttachments;
 }
 
 export interface HistoryQuery {
@@ -117,8 +128,9 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
       throw new AppError('not_found', 'refs.replyTo: no such message', { data: { field: 'refs.replyTo' } });
     }
     if (attachmentIds.length) {
-      const owned = await db.selectFrom('attachments').select('id').where('id', 'in', attachmentIds).where('owner_id', '=', caller.userId).execute();
-      if (owned.length !== attachmentIds.length) throw invalid('attachmentIds', 'each must be an attachment you uploaded');
+      // One's own uploads, or files one may read: a forward lists the original's attachments again.
+      const usable = await deps.attachments.readableAmong(caller.userId, attachmentIds);
+      if (usable.size !== attachmentIds.length) throw invalid('attachmentIds', 'each must be an attachment you uploaded or may read');
     }
     return { caller, membership: m, body, peerId, requester, attachmentIds };
   }
@@ -247,7 +259,7 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
       const mayModerate = m.type === 'group' && m.state === 'active' && (m.role === 'owner' || m.role === 'admin');
       if (target.sender_id !== caller.userId && !mayModerate) throw new AppError('forbidden', 'you can only unsend your own messages');
       if (target.deleted_at) return;
-      const row = await conversations.write(async (trx, stamp) => {
+      const done = await conversations.write(async (trx, stamp) => {
         const erased = await trx
           .updateTable('messages')
           .set({ encoding: null, data: null, attachment_ids: '[]', deleted_at: stamp })
@@ -257,14 +269,23 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
           .returning('id')
           .execute();
         if (!erased.some((e) => e.id === messageId)) return null;
+        const refs = await trx.selectFrom('attachment_refs').select('attachment_id').where('message_id', 'in', erased.map((e) => e.id)).execute();
         await trx.deleteFrom('attachment_refs').where('message_id', 'in', erased.map((e) => e.id)).execute();
-        return appendEnvelope(
+        // Files no other envelope (a forward, say) or avatar lists go with the message; their bytes after the commit.
+        const discarded = await deps.attachments.deleteUnused(
+          trx,
+          refs.map((r) => r.attachment_id),
+        );
+        const row = await appendEnvelope(
           trx,
           { conversationId, senderId: caller.userId, senderDeviceId: caller.sessionId, clientId: `delete-${messageId}`, kind: 'delete', refTarget: messageId, encoding: null, data: null },
           stamp,
         );
+        return { row, discarded };
       });
-      if (!row) return;
+      if (!done) return;
+      const { row, discarded } = done;
+      await deps.attachments.discardBlobs(discarded);
       ctx.metrics.messagesSent.inc({ kind: 'delete' });
       ctx.emit({ type: 'message', conversationId, recipientIds: await recipientsOf(conversationId), envelope: toEnvelope(row) });
     },
