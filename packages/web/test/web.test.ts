@@ -334,12 +334,15 @@ describe('web app in Chromium', () => {
     expect(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBe(2);
   });
 
-  it('history loads as you scroll up', async () => {
+  it('history loads as you scroll up, keeping the reader\'s place', async () => {
     const convs = await h.server.api.get('/v1/conversations', carol.token);
     const id = convs.body.conversations.find((c: { title: string }) => c.title === 'Weekend plans').id;
-    // Carol writes a long thread.
-    for (let i = 1; i <= 130; i++) {
-      await h.server.api.post(`/v1/conversations/${id}/messages`, { clientId: `h${i}`, kind: 'message', content: { encoding: 'plain', data: JSON.stringify({ type: 'text', text: `history line ${i}` }) } }, carol.token);
+    const say = (text: string, clientId: string) =>
+      h.server.api.post(`/v1/conversations/${id}/messages`, { clientId, kind: 'message', content: { encoding: 'plain', data: JSON.stringify({ type: 'text', text }) } }, carol.token);
+    // Carol writes a long thread (in batches: the order within one does not matter here).
+    for (let i = 1; i <= 130; i += 10) {
+      const sent = await Promise.all(Array.from({ length: 10 }, (_, k) => say(`history line ${i + k}`, `h${i + k}`)));
+      expect(sent.map((r) => r.status)).toEqual(Array(10).fill(201));
     }
     // A fresh load: the app fetches only the latest page of each conversation.
     await alice.page.reload();
@@ -347,6 +350,30 @@ describe('web app in Chromium', () => {
     await bubble(alice, 'history line 130').waitFor();
     const line1 = timeline(alice).locator('.text', { hasText: /^history line 1$/ });
     expect(await line1.count()).toBe(0);
+
+    // The next page is slow to come, and a new message lands meanwhile: once the page is in,
+    // the message that was at the top is still in view (no jump to the oldest line).
+    const oldestShown = (await timeline(alice).locator('.text').first().innerText()).trim();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let requested!: () => void;
+    const asked = new Promise<void>((resolve) => (requested = resolve));
+    await alice.page.route(/\/messages\?(.*&)?before=/, async (route) => {
+      requested();
+      await held;
+      await route.continue();
+    }, { times: 1 });
+    await timeline(alice).evaluate((el) => (el.scrollTop = 0));
+    await asked;
+    expect((await say('news while you scroll back', 'h-news')).status).toBe(201);
+    await bubble(alice, 'news while you scroll back').waitFor();
+    release();
+    await expect.poll(() => timeline(alice).getByTestId('message').count()).toBeGreaterThan(51);
+    const kept = timeline(alice).locator('.text', { hasText: new RegExp(`^${oldestShown}$`) });
+    const [keptBox, viewBox] = [await kept.boundingBox(), await timeline(alice).boundingBox()];
+    expect(keptBox!.y).toBeGreaterThanOrEqual(viewBox!.y);
+    expect(keptBox!.y).toBeLessThan(viewBox!.y + viewBox!.height);
+
     // Scrolling up pages the older messages in until the start of the group shows.
     await expect
       .poll(

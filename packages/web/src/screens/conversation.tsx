@@ -122,44 +122,57 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
 
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const anchor = useRef<{ height: number; top: number } | null>(null);
+  /** While an older page loads: the oldest item shown, and where it sat in the viewport. */
+  const anchor = useRef<{ key: string; top: number } | null>(null);
   const loadingOlder = useRef(false);
   const [olderError, setOlderError] = useState<string | null>(null);
 
+  /**
+   * Page older messages in while the reader is near the top. It loops rather than waiting for
+   * the next scroll event: a page can add nothing to show (reactions, edits), and a timeline
+   * left at scrollTop 0 fires no scroll event when asked to scroll to 0 again.
+   */
   const loadOlder = useCallback(async () => {
-    if (loadingOlder.current || !hasOlder) return;
-    const el = scroller.current;
-    if (!el) return;
+    if (loadingOlder.current) return;
     loadingOlder.current = true;
-    anchor.current = { height: el.scrollHeight, top: el.scrollTop };
     try {
-      await client.loadOlder(c.id);
-      setOlderError(null);
+      for (;;) {
+        const el = scroller.current;
+        if (!el || !client.store.hasOlder(c.id) || !(el.scrollTop < 160 || el.scrollHeight <= el.clientHeight + 40)) break;
+        const first = el.querySelector<HTMLElement>('.timeline-item');
+        anchor.current = first?.dataset.key ? { key: first.dataset.key, top: offsetIn(el, first) } : null;
+        await client.loadOlder(c.id);
+        setOlderError(null);
+        // The page renders (and the layout effect keeps the place) before the next look at the top.
+        await nextFrame();
+        anchor.current = null;
+      }
     } catch (err) {
-      anchor.current = null;
       setOlderError(describeError(err));
     } finally {
+      anchor.current = null;
       loadingOlder.current = false;
     }
-  }, [client, c.id, hasOlder]);
+  }, [client, c.id]);
 
-  // Keep the reader's place: older pages are prepended without a jump, and new messages
-  // scroll into view only for someone already reading the bottom.
+  // Keep the reader's place: while an older page loads, every render (the page itself, or a
+  // message that arrives meanwhile) keeps the item that was on top where it was; otherwise
+  // new messages scroll into view only for someone already reading the bottom.
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (anchor.current) {
-      el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top;
-      anchor.current = null;
+    const held = anchor.current;
+    const item = held ? el.querySelector<HTMLElement>(`.timeline-item[data-key="${CSS.escape(held.key)}"]`) : null;
+    if (held && item) {
+      el.scrollTop += offsetIn(el, item) - held.top;
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
   }, [visible]);
 
-  // A short history leaves no room to scroll: fetch older pages until it does.
+  // A short history leaves no room to scroll, and a reader left at the top wants more: page on.
   useEffect(() => {
-    const el = scroller.current;
-    if (el && hasOlder && el.scrollHeight <= el.clientHeight + 40) void loadOlder();
+    if (hasOlder) void loadOlder();
   }, [visible, hasOlder, loadOlder]);
 
   const onScroll = () => {
@@ -271,7 +284,7 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
             const sameAs = (o: MessageView | undefined) =>
               !!o && o.kind === 'message' && m.kind === 'message' && o.senderId === m.senderId && Math.abs(Date.parse(o.createdAt) - Date.parse(m.createdAt)) < GROUP_WINDOW_MS && dayKey(o.createdAt) === dayKey(m.createdAt);
             return (
-              <div key={m.key} className="timeline-item">
+              <div key={m.key} className="timeline-item" data-key={m.key}>
                 {newDay && (
                   <div className="day-sep" role="separator" aria-label={formatDay(m.createdAt)}>
                     {formatDay(m.createdAt)}
@@ -329,6 +342,16 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
       {infoOpen && <ConversationInfo c={c} onClose={() => setInfoOpen(false)} />}
     </div>
   );
+}
+
+/** Where an item's message (not its day separator, which may come and go) sits below the scroller's top edge. */
+function offsetIn(scroller: HTMLElement, item: HTMLElement): number {
+  const target = item.lastElementChild ?? item;
+  return target.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+}
+
+function nextFrame(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
 }
 
 function RequestBar({ c, name, other }: { c: Conversation; name: string; other: string | null }) {
