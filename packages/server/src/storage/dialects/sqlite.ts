@@ -1,9 +1,107 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { DB } from '../schema.ts';
-import type { Database, Durability } from '../db.ts';
+import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
+
+/** Distinct SQL texts kept prepared; Kysely emits one text per query shape (values are bound). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * The better-sqlite3 handle as Kysely sees it, with `prepare` memoized by SQL text.
+ * Kysely's SQLite driver prepares every statement anew, and compiling the same text again
+ * for every query was a fifth of the server's CPU (docs/PERFORMANCE.md). A cached
+ * statement is safe to reuse: the driver runs one query at a time on this connection, and
+ * `all`/`run` finish before they return. `iterate` (streaming) keeps a statement busy until
+ * the caller stops reading, so it gets a statement of its own.
+ */
+export function cachedStatements(raw: SQLite.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => {
+      cache.clear();
+      raw.close();
+    },
+    prepare(sql: string): SqliteStatement {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        // Most recently used last: the Map's order is the eviction order.
+        cache.delete(sql);
+        cache.set(sql, stmt);
+        return stmt;
+      }
+      const prepared = raw.prepare(sql);
+      stmt = {
+        reader: prepared.reader,
+        all: (parameters) => prepared.all(parameters),
+        run: (parameters) => prepared.run(parameters),
+        iterate: (parameters) => raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>,
+      };
+      cache.set(sql, stmt);
+      if (cache.size > size) cache.delete(cache.keys().next().value as string);
+      return stmt;
+    },
+  };
+}
+
+const MESSAGE_COLUMNS = [
+  'id', 'conversation_id', 'seq', 'sender_id', 'sender_device_id', 'client_id', 'kind', 'ref_target', 'ref_reply_to',
+  'encoding', 'data', 'attachment_ids', 'created_at', 'edited_at', 'deleted_at', 'expires_at',
+] as const satisfies readonly (keyof MessageRow)[];
+
+/**
+ * The batch writes through prepared statements of the raw handle, executed once per row or
+ * conversation: in-process SQLite has no round trip to save, and a prepared statement run
+ * costs a few microseconds where building a query through Kysely costs a few hundred.
+ * Only ever called inside a Kysely transaction, which holds the one connection.
+ */
+function sqliteMessageLog(raw: SQLite.Database): MessageLog {
+  // Prepared on first use: the tables exist only once the migrations ran.
+  let s: ReturnType<typeof prepare> | undefined;
+  function prepare() {
+    return {
+      find: raw.prepare<[string, string], MessageRow>('select * from messages where sender_device_id = ? and client_id = ?'),
+      advance: raw.prepare<[number, string, string], { last_seq: number; disappearing_seconds: number }>(
+        'update conversations set last_seq = last_seq + ?, updated_at = ? where id = ? returning last_seq, disappearing_seconds',
+      ),
+      insert: raw.prepare<unknown[]>(`insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')})`),
+      unarchive: raw.prepare<[string, string, string | null, string | null, string]>(
+        `update members set archived = 0, updated_at = ?
+          where conversation_id = ? and archived = 1 and (? is null or user_id != ?)
+            and (muted = 0 or (muted_until is not null and muted_until <= ?))`,
+      ),
+      listeners: raw.prepare<[string], string>("select user_id from members where conversation_id = ? and state in ('active', 'request')").pluck(),
+    };
+  }
+  const st = () => (s ??= prepare());
+  return {
+    findByClientIds: async (_trx, keys) => {
+      const out: MessageRow[] = [];
+      for (const k of keys) {
+        const row = st().find.get(k.deviceId, k.clientId);
+        if (row) out.push(row);
+      }
+      return out;
+    },
+    advanceSeqs: async (_trx, counts, stamp) => {
+      const out = new Map<string, { lastSeq: number; disappearingSeconds: number }>();
+      for (const [id, n] of counts) {
+        const row = st().advance.get(n, stamp, id);
+        if (row) out.set(id, { lastSeq: row.last_seq, disappearingSeconds: row.disappearing_seconds });
+      }
+      return out;
+    },
+    insertMessages: async (_trx, rows) => {
+      const { insert } = st();
+      for (const r of rows) insert.run(MESSAGE_COLUMNS.map((c) => r[c]));
+    },
+    unarchive: async (_trx, targets, stamp) => {
+      for (const t of targets) st().unarchive.run(stamp, t.conversationId, t.senderId, t.senderId, stamp);
+    },
+    listeners: async (_trx, ids) => new Map(ids.map((id) => [id, st().listeners.all(id)])),
+  };
+}
 
 /** The embedded default: one file under the data dir, WAL, fsync before every commit returns. */
 export function openSqlite(file: string, durability: Durability): Database {
@@ -14,11 +112,14 @@ export function openSqlite(file: string, durability: Durability): Database {
   raw.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw) }) });
   return {
     db,
+    writer: db,
+    writerLanes: 1,
     dialect: 'sqlite',
     raw,
+    messageLog: sqliteMessageLog(raw),
     isUniqueViolation: (err) => (err as { code?: string })?.code?.startsWith('SQLITE_CONSTRAINT') === true && /UNIQUE|PRIMARY KEY/.test(String((err as Error).message)),
     isUnavailable: () => false,
     close: async () => {
