@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, type Kysely, type Selectable } from 'kysely';
 import type pg from 'pg';
 import type SQLite from 'better-sqlite3';
-import type { DB } from './schema.ts';
+import type { DB, MessagesTable } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { openSqlite } from './dialects/sqlite.ts';
 import { openPostgres } from './dialects/postgres.ts';
@@ -13,13 +13,51 @@ export type Durability = 'full' | 'normal';
 
 export interface Database {
   db: Kysely<DB>;
+  /**
+   * Where the send path's batches commit. PostgreSQL: a pool of its own (one connection per
+   * write lane), so a batch holding row locks never waits behind request queries for a
+   * connection. SQLite: `db` (one connection, one writer).
+   */
+  writer: Kysely<DB>;
+  /** Connections of `writer` (the most batches that may commit at once). */
+  writerLanes: number;
   dialect: Dialect;
   /** The driver underneath, for the few dialect-specific hot paths in storage/dialects. */
   raw: SQLite.Database | pg.Pool;
+  /** The send path's batch writes, in each dialect's cheapest form (see MessageLog). */
+  messageLog: MessageLog;
   isUniqueViolation(err: unknown): boolean;
   /** The database is down or unreachable (answer 503, not 500). */
   isUnavailable(err: unknown): boolean;
   close(): Promise<void>;
+}
+
+export type MessageRow = Selectable<MessagesTable>;
+
+/**
+ * The hot path of the send path: a group-commit batch's reads and writes of the message
+ * log, a few statements per batch rather than several per message. Every method runs
+ * inside the batch's transaction `trx` (on SQLite through prepared statements of the one
+ * connection, which that transaction holds; on PostgreSQL as one array-bound statement per
+ * call on `trx`'s connection).
+ */
+export interface MessageLog {
+  /** Envelopes already stored under any of these (sender device, clientId) pairs. */
+  findByClientIds(trx: Kysely<DB>, keys: readonly { deviceId: string; clientId: string }[]): Promise<MessageRow[]>;
+  /**
+   * Take `count` seqs in each conversation: `last_seq += count` (the row lock on
+   * PostgreSQL) and `updated_at = stamp`. Returns the new last_seq and the disappearing
+   * timer; a conversation that does not exist is missing from the answer.
+   */
+  advanceSeqs(trx: Kysely<DB>, counts: ReadonlyMap<string, number>, stamp: string): Promise<Map<string, { lastSeq: number; disappearingSeconds: number }>>;
+  insertMessages(trx: Kysely<DB>, rows: readonly MessageRow[]): Promise<void>;
+  /**
+   * A new message brings the conversation back to the inbox of every member who archived
+   * it and did not mute it, except its sender: `senderId` null when several members sent.
+   */
+  unarchive(trx: Kysely<DB>, targets: readonly { conversationId: string; senderId: string | null }[], stamp: string): Promise<void>;
+  /** Who hears of each conversation (members whose state is active or request). */
+  listeners(trx: Kysely<DB>, conversationIds: readonly string[]): Promise<Map<string, string[]>>;
 }
 
 export interface StorageOptions {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ClientFrame, LIMITS, ReqId, WS_CLOSE, type ErrorCode, type ServerFrame } from '@parley/protocol';
+import { ClientFrame, LIMITS, ReqId, WS_CLOSE, type Ack, type ErrorCode, type SendBody, type ServerFrame } from '@parley/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Bus } from '../bus/bus.ts';
 import type { DomainEvent } from '../bus/events.ts';
@@ -40,8 +40,14 @@ export interface GatewayDeps {
   auth: Authenticator;
   realtime: Realtime;
   conversations: Pick<ConversationsPort, 'view' | 'currentCursor'>;
-  messages: MessagesPort;
+  messages: MessagesPort & {
+    /** `send` in two steps: resolves once the send is queued for its commit, with its result (settled after the commit). */
+    enqueue(caller: Caller, conversationId: string, body: SendBody, origin?: string): Promise<{ result: Promise<{ ack: Ack; created: boolean }> }>;
+  };
 }
+
+/** A frame's work may end its turn (the next frame of its queue may start) before its reply is due. */
+type Later = { done: Promise<void> } | void;
 
 interface Connection {
   id: string;
@@ -60,7 +66,7 @@ interface Connection {
   closing: boolean;
   killTimer: NodeJS.Timeout | null;
   inFlight: number;
-  /** Sends into one conversation are handled in the order they arrived. */
+  /** Sends into one conversation are queued for their commit in the order they arrived. */
   sendQueues: Map<string, Promise<void>>;
 }
 
@@ -161,22 +167,28 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     return data;
   }
 
+  /** Write a shared frame to every joined socket of `local` (but `skip`); returns how many got it. */
+  function writeAll(local: LocalUser, data: string, skip?: string): number {
+    let n = 0;
+    for (const c of local.connections) if (c.joined && c.id !== skip && write(c, data)) n++;
+    return n;
+  }
+
   /** An event arrived on `userId`'s topic: write it to that user's sockets here. */
   function deliver(userId: string, event: DomainEvent): void {
     const local = users.get(userId);
-    if (!local) return;
-    const targets = [...local.connections].filter((c) => c.joined);
-    if (targets.length === 0) return;
+    if (!local || local.connections.size === 0) return;
     switch (event.type) {
       case 'message': {
         const data = shared(event, () => ({ type: 'message', envelope: event.envelope }));
-        for (const c of targets) {
-          if (c.id === event.origin) continue;
-          if (write(c, data)) metrics.messagesDelivered.inc();
-        }
+        const n = writeAll(local, data, event.origin);
+        if (n > 0) metrics.messagesDelivered.inc(n);
         return;
       }
       case 'conversation.changed': {
+        let joined = false;
+        for (const c of local.connections) joined ||= c.joined;
+        if (!joined) return;
         // The view is per user (their state, unread count, mute): built for each recipient.
         const work = local.views
           .then(() => deps.conversations.view(userId, event.conversationId))
@@ -192,22 +204,22 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       }
       case 'conversation.removed': {
         const data = shared(event, () => ({ type: 'conversation.removed', conversationId: event.conversationId }));
-        for (const c of targets) write(c, data);
+        writeAll(local, data);
         return;
       }
       case 'marker': {
         const data = shared(event, () => ({ type: 'marker', conversationId: event.conversationId, userId: event.userId, kind: event.kind, seq: event.seq }));
-        for (const c of targets) write(c, data);
+        writeAll(local, data);
         return;
       }
       case 'typing': {
         const data = shared(event, () => ({ type: 'typing', conversationId: event.conversationId, userId: event.userId, active: event.active }));
-        for (const c of targets) write(c, data);
+        writeAll(local, data);
         return;
       }
       case 'presence': {
         const data = shared(event, () => ({ type: 'presence', userId: event.userId, status: event.status, lastSeenAt: event.lastSeenAt }));
-        for (const c of targets) write(c, data);
+        writeAll(local, data);
         return;
       }
       case 'session.revoked': {
@@ -450,9 +462,15 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
         return;
       case 'send': {
         const { type: _type, conversationId, reqId: id, ...body } = frame;
+        // Pipelined: the next send into this conversation is planned and queued as soon as this
+        // one is queued (the group commit keeps their order), not once this one committed.
         return run(c, reqId, conversationId, async () => {
-          const { ack } = await deps.messages.send(caller, conversationId, body, c.id);
-          send(c, { type: 'ack', reqId: id, id: ack.id, seq: ack.seq, createdAt: ack.createdAt });
+          const { result } = await deps.messages.enqueue(caller, conversationId, body, c.id);
+          return {
+            done: result.then(({ ack }) => {
+              send(c, { type: 'ack', reqId: id, id: ack.id, seq: ack.seq, createdAt: ack.createdAt });
+            }),
+          };
         });
       }
       case 'read':
@@ -471,27 +489,34 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   /**
    * Run a frame's work, answering its failure with an error frame. Work keyed by a
-   * conversation runs after the socket's earlier work on that conversation (sends stay in
-   * order); a socket with too much in flight is not read until it drains.
+   * conversation starts after the socket's earlier work on that conversation has had its
+   * turn (for a send: once it is queued for its commit, so sends stay in order while
+   * several are in flight); a socket with too much in flight is not read until it drains.
    */
-  function run(c: Connection, reqId: string | number | undefined, queueKey: string | null, work: () => Promise<void>): void {
+  function run(c: Connection, reqId: string | number | undefined, queueKey: string | null, work: () => Promise<Later>): void {
     c.inFlight++;
     if (c.inFlight >= MAX_IN_FLIGHT) c.ws.pause();
-    const guarded = async () => {
+    const finish = () => {
+      c.inFlight--;
+      if (c.inFlight < MAX_IN_FLIGHT / 2 && c.ws.isPaused) c.ws.resume();
+    };
+    const turn = async () => {
+      let later: Later;
       try {
-        await work();
+        later = await work();
       } catch (err) {
         answerError(c, err, reqId);
-      } finally {
-        c.inFlight--;
-        if (c.inFlight < MAX_IN_FLIGHT / 2 && c.ws.isPaused) c.ws.resume();
+        finish();
+        return;
       }
+      if (!later) return finish();
+      void later.done.catch((err: unknown) => answerError(c, err, reqId)).finally(finish);
     };
     if (queueKey === null) {
-      void guarded();
+      void turn();
       return;
     }
-    const next = (c.sendQueues.get(queueKey) ?? Promise.resolve()).then(guarded);
+    const next = (c.sendQueues.get(queueKey) ?? Promise.resolve()).then(turn);
     c.sendQueues.set(queueKey, next);
     void next.then(() => {
       if (c.sendQueues.get(queueKey) === next) c.sendQueues.delete(queueKey);

@@ -15,3 +15,4 @@ export { createConversations, type Conversations, type ConversationsDeps, type N
 export { conversationsRoutes } from './routes.ts';
 export type { Membership } from './queries.ts';
 export { appendEnvelope, appendSystem, toEnvelope, type MessageRow, type NewEnvelope } from './envelope-log.ts';
+export { appendEnvelopes, type BatchEnvelope } from './envelope-batch.ts';

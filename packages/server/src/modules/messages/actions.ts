@@ -3,9 +3,9 @@ import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DB } from '../../storage/db.ts';
-import { appendEnvelope, toEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
+import { appendEnvelope, appendEnvelopes, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
 import type { Graph } from '../graph/index.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit, type Outcome } from './group-commit.ts';
 
 /** What sends and unsends need from the attachments module. */
 export interface MessageAttachments {
@@ -49,19 +49,45 @@ interface Plan {
 
 interface Committed {
   row: MessageRow;
+  /** False: a retry (or a twin in the same batch) of a send already stored; `row` is the first. */
+  created: boolean;
   /** The sender answered a request by replying: it is now accepted. */
   accepted: boolean;
   /** Who hears of it, read in the same transaction (no await between commit and emit keeps events in seq order). */
   recipientIds: string[];
 }
 
+export interface SendResult {
+  ack: Ack;
+  created: boolean;
+}
+
+/** PostgreSQL: deadlock detected, serialization failure (the transaction was rolled back whole). */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/** A send with nothing to write but its envelope: it takes the batch form. */
+const isPlain = (p: Plan) => !p.requester && p.membership.state === 'active' && p.attachmentIds.length === 0 && p.body.kind !== 'edit';
+
+const clientKey = (deviceId: string, clientId: string) => `${deviceId}\u0000${clientId}`;
+
 export function createMessages(ctx: AppContext, deps: MessagesDeps) {
   const { db, config } = ctx;
   const { graph, conversations } = deps;
 
-  const batcher = new GroupCommit({
-    transact: (fn) => conversations.write(fn),
-    maxInFlight: ctx.database.dialect === 'sqlite' ? 1 : 4,
+  const { writer, writerLanes, messageLog } = ctx.database;
+  const batcher = new GroupCommit<Plan>({
+    // As conversations.write does (its change clock keeps sync cursors behind it), on the writer's connections.
+    transact: async (_lane, fn) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await conversations.clock.write((stamp, ms) => writer.transaction().execute((trx) => fn(trx, stamp, ms)));
+        } catch (err) {
+          if (attempt >= 3 || !RETRYABLE.has((err as { code?: string })?.code ?? '')) throw err;
+        }
+      }
+    },
+    run: commitBatch,
+    lanes: writerLanes,
     windowMs: 1,
     maxBatch: 256,
   });
@@ -83,8 +109,10 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
     return db.selectFrom('messages').selectAll().where('sender_device_id', '=', sessionId).where('client_id', '=', clientId).executeTakeFirst();
   }
 
+  const conflictingClientId = () => new AppError('conflict', 'clientId: already used by this device in another conversation', { data: { field: 'clientId' } });
+
   function replay(row: MessageRow, conversationId: string): { ack: Ack; created: false } {
-    if (row.conversation_id !== conversationId) throw new AppError('conflict', 'clientId: already used by this device in another conversation', { data: { field: 'clientId' } });
+    if (row.conversation_id !== conversationId) throw conflictingClientId();
     return { ack: toAck(row), created: false };
   }
 
@@ -135,8 +163,8 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
     return { caller, membership: m, body, peerId, requester, attachmentIds };
   }
 
-  /** The writes of one send, inside the batch transaction. */
-  async function commit(trx: Kysely<DB>, p: Plan, stamp: string): Promise<Committed> {
+  /** The writes of one send that is not plain (a request, an acceptance, an edit, attachments), inside the batch transaction. */
+  async function commitOne(trx: Kysely<DB>, p: Plan, stamp: string): Promise<{ row: MessageRow; accepted: boolean }> {
     const { caller, membership: m, body } = p;
     const conversationId = m.conversationId;
     if (p.requester && p.peerId) {
@@ -191,8 +219,122 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
         .execute();
       await trx.updateTable('attachments').set({ referenced_at: stamp }).where('id', 'in', p.attachmentIds).where('referenced_at', 'is', null).execute();
     }
-    const listeners = await trx.selectFrom('members').select('user_id').where('conversation_id', '=', conversationId).where('state', 'in', ['active', 'request']).execute();
-    return { row, accepted, recipientIds: listeners.map((l) => l.user_id) };
+    return { row, accepted };
+  }
+
+  /**
+   * One group-commit batch of sends (grouped by conversation, each conversation's in the
+   * order they were sent): answer retries from what is stored, append the plain sends in
+   * the batch form, the others one by one, then read who hears of each conversation.
+   */
+  async function commitBatch(trx: Kysely<DB>, stamp: string, _ms: number, plans: Plan[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(plans.length);
+    // Idempotency: a send already stored (a retry) is answered with the first ack, and so
+    // is a second copy within this batch, once the first is in.
+    const stored = await messageLog.findByClientIds(
+      trx,
+      plans.map((p) => ({ deviceId: p.caller.sessionId, clientId: p.body.clientId })),
+    );
+    const storedBy = new Map(stored.map((r) => [clientKey(r.sender_device_id, r.client_id), r]));
+    const firstBy = new Map<string, number>();
+    const twins: [number, number][] = [];
+    const fresh: number[] = [];
+    plans.forEach((p, i) => {
+      const key = clientKey(p.caller.sessionId, p.body.clientId);
+      const previous = storedBy.get(key);
+      if (previous) outcomes[i] = replayed(previous, p);
+      else if (firstBy.has(key)) twins.push([i, firstBy.get(key)!]);
+      else {
+        firstBy.set(key, i);
+        fresh.push(i);
+      }
+    });
+
+    // A conversation's sends take the batch form only if all of them are plain (seqs follow the order of sending).
+    const byConversation = new Map<string, number[]>();
+    for (const i of fresh) {
+      const id = plans[i]!.membership.conversationId;
+      const list = byConversation.get(id);
+      if (list) list.push(i);
+      else byConversation.set(id, [i]);
+    }
+    const rows = new Map<number, { row: MessageRow; accepted: boolean }>();
+    const plain: number[] = [];
+    for (const list of byConversation.values()) {
+      if (list.every((i) => isPlain(plans[i]!))) plain.push(...list);
+      else for (const i of list) rows.set(i, await commitOne(trx, plans[i]!, stamp));
+    }
+    const appended = await appendEnvelopes(messageLog, trx, plain.map((i) => toBatchEnvelope(plans[i]!)), stamp);
+    plain.forEach((i, k) => rows.set(i, { row: appended[k]!, accepted: false }));
+
+    const listeners = await messageLog.listeners(trx, [...byConversation.keys()]);
+    for (const i of fresh) {
+      const { row, accepted } = rows.get(i)!;
+      outcomes[i] = { ok: true, value: { row, created: true, accepted, recipientIds: listeners.get(row.conversation_id) ?? [] } satisfies Committed };
+    }
+    for (const [i, first] of twins) outcomes[i] = replayed(rows.get(first)!.row, plans[i]!);
+    return outcomes;
+  }
+
+  function replayed(row: MessageRow, p: Plan): Outcome {
+    if (row.conversation_id !== p.membership.conversationId) return { ok: false, err: conflictingClientId() };
+    return { ok: true, value: { row, created: false, accepted: false, recipientIds: [] } satisfies Committed };
+  }
+
+  function toBatchEnvelope(p: Plan): BatchEnvelope {
+    const { caller, body } = p;
+    return {
+      conversationId: p.membership.conversationId,
+      senderId: caller.userId,
+      senderDeviceId: caller.sessionId,
+      clientId: body.clientId,
+      kind: body.kind,
+      refTarget: body.refs?.target ?? null,
+      refReplyTo: body.refs?.replyTo ?? null,
+      encoding: body.content.encoding,
+      data: body.content.data,
+    };
+  }
+
+  /**
+   * Plan a send and hand it to the group commit. Resolves once it is queued there (so a
+   * caller that queues the next send of the same conversation after this keeps their
+   * order) with `result`, which settles once the batch committed.
+   */
+  async function enqueue(caller: Caller, conversationId: string, body: SendBody, origin?: string): Promise<{ result: Promise<SendResult> }> {
+    const started = performance.now();
+    checkBody(body);
+    let p: Plan;
+    try {
+      p = await plan(caller, conversationId, body);
+    } catch (err) {
+      // A retry of a send that went through gets its ack, whatever changed since (a block,
+      // a request cap, a rate limit). Looked up only here: the batch finds the other retries.
+      const previous = await findByClientId(caller.sessionId, body.clientId);
+      if (previous) return { result: Promise.resolve(replay(previous, conversationId)) };
+      throw err;
+    }
+    const result = batcher.submit<Committed>(conversationId, p).then(
+      (committed) => {
+        const { row, created, accepted, recipientIds } = committed;
+        if (!created) return { ack: toAck(row), created: false };
+        ctx.metrics.messagesSent.inc({ kind: row.kind });
+        ctx.metrics.sendLatency.observe((performance.now() - started) / 1000);
+        const event = { type: 'message' as const, conversationId, recipientIds, envelope: toEnvelope(row) };
+        ctx.emit(origin === undefined ? event : { ...event, origin });
+        if (accepted) ctx.emit({ type: 'conversation.changed', conversationId, recipientIds });
+        return { ack: toAck(row), created: true };
+      },
+      async (err: unknown) => {
+        // A concurrent send of the same clientId in another batch won the (device, clientId) race.
+        if (ctx.database.isUniqueViolation(err)) {
+          const winner = await findByClientId(caller.sessionId, body.clientId);
+          if (winner) return replay(winner, conversationId);
+        }
+        throw err;
+      },
+    );
+    return { result };
   }
 
   async function recipientsOf(conversationId: string): Promise<string[]> {
@@ -205,31 +347,16 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
      * Idempotent on (device, clientId): a retry gets the first ack and `created: false`.
      * `origin` names the socket that sent it (it gets the ack, not the echo).
      */
-    async send(caller: Caller, conversationId: string, body: SendBody, origin?: string): Promise<{ ack: Ack; created: boolean }> {
-      const started = performance.now();
-      checkBody(body);
-      const previous = await findByClientId(caller.sessionId, body.clientId);
-      if (previous) return replay(previous, conversationId);
-      const p = await plan(caller, conversationId, body);
-      let committed: Committed;
-      try {
-        committed = await batcher.submit(conversationId, (trx, stamp) => commit(trx, p, stamp));
-      } catch (err) {
-        // A concurrent retry of the same send won the (device, clientId) race.
-        if (ctx.database.isUniqueViolation(err)) {
-          const winner = await findByClientId(caller.sessionId, body.clientId);
-          if (winner) return replay(winner, conversationId);
-        }
-        throw err;
-      }
-      const { row, accepted, recipientIds } = committed;
-      ctx.metrics.messagesSent.inc({ kind: row.kind });
-      ctx.metrics.sendLatency.observe((performance.now() - started) / 1000);
-      const event = { type: 'message' as const, conversationId, recipientIds, envelope: toEnvelope(row) };
-      ctx.emit(origin === undefined ? event : { ...event, origin });
-      if (accepted) ctx.emit({ type: 'conversation.changed', conversationId, recipientIds });
-      return { ack: toAck(row), created: true };
+    async send(caller: Caller, conversationId: string, body: SendBody, origin?: string): Promise<SendResult> {
+      return (await enqueue(caller, conversationId, body, origin)).result;
     },
+
+    /**
+     * `send` in two steps, for a transport that pipelines: resolves once the send is
+     * planned and queued for its commit (queue the next send of the same conversation only
+     * then, and the two keep their order), with `result`, which settles once it committed.
+     */
+    enqueue,
 
     /** Envelopes in seq order, never from before the member joined. */
     async history(caller: Caller, conversationId: string, q: HistoryQuery): Promise<Envelope[]> {

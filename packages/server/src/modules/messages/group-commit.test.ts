@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../storage/db.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit, runEach, type JobRun } from './group-commit.ts';
 
 describe('group commit', () => {
   let dir: string;
@@ -21,33 +21,89 @@ describe('group commit', () => {
 
   it('shares one transaction among jobs that arrive together; a failing job fails alone', async () => {
     let transactions = 0;
-    const gc = new GroupCommit({
-      transact: (fn) => {
+    const gc = new GroupCommit<JobRun<unknown>>({
+      transact: (_lane, fn) => {
         transactions++;
         return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
       },
-      maxInFlight: 1,
+      run: runEach(),
+      lanes: 1,
       windowMs: 2,
       maxBatch: 100,
     });
-    const insert = (k: string) => gc.submit(k, async (trx) => {
-      await trx.insertInto('t' as never).values({ k } as never).execute();
-      return k;
-    });
+    const insert = (k: string) =>
+      gc.submit<string>(k, async (trx) => {
+        await trx.insertInto('t' as never).values({ k } as never).execute();
+        return k;
+      });
     const results = await Promise.allSettled([insert('a'), insert('b'), insert('a'), insert('c')]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect(database.isUniqueViolation((results[2] as PromiseRejectedResult).reason)).toBe(true);
-    expect(transactions).toBe(1);
+    // The shared transaction failed on the duplicate and rolled back whole; then each alone.
+    expect(transactions).toBe(5);
     const rows = await sql<{ k: string }>`select k from t order by k`.execute(database.db);
     expect(rows.rows.map((r) => r.k)).toEqual(['a', 'b', 'c']);
     await gc.close();
     await expect(insert('d')).rejects.toThrow(/shutting down/);
   });
 
+  it('commits jobs that arrive together in one transaction; an outcome may fail one job without failing the batch', async () => {
+    let transactions = 0;
+    const gc = new GroupCommit<string>({
+      transact: (_lane, fn) => {
+        transactions++;
+        return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
+      },
+      // A job refused before it writes anything is answered alone; the others commit together.
+      run: async (trx, _stamp, _ms, keys) => {
+        const out = [];
+        for (const k of keys) {
+          if (k.startsWith('bad')) {
+            out.push({ ok: false as const, err: new Error(`refused ${k}`) });
+            continue;
+          }
+          await trx.insertInto('t' as never).values({ k } as never).execute();
+          out.push({ ok: true as const, value: k });
+        }
+        return out;
+      },
+      lanes: 1,
+      windowMs: 2,
+      maxBatch: 100,
+    });
+    const results = await Promise.allSettled(['p', 'bad-1', 'q', 'r'].map((k) => gc.submit(k, k)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(transactions).toBe(1);
+    await gc.close();
+  });
+
+  it('keeps the submission order of each key across lanes, and a full batch does not wait', async () => {
+    const order = new Map<string, number[]>();
+    let batches = 0;
+    const gc = new GroupCommit<{ key: string; n: number }>({
+      transact: (_lane, fn) => database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now())),
+      run: async (_trx, _stamp, _ms, jobs) => {
+        batches++;
+        for (const j of jobs) order.set(j.key, [...(order.get(j.key) ?? []), j.n]);
+        return jobs.map((j) => ({ ok: true as const, value: j.n }));
+      },
+      lanes: 4,
+      windowMs: 2,
+      maxBatch: 8,
+    });
+    const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
+    const submitted = [];
+    for (let n = 0; n < 40; n++) for (const key of keys) submitted.push(gc.submit(key, { key, n }));
+    await Promise.all(submitted);
+    for (const key of keys) expect(order.get(key)).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    expect(batches).toBeGreaterThanOrEqual(Math.ceil(200 / 8));
+    await gc.close();
+  });
+
   it('when the batch transaction itself fails, each job gets its own chance', async () => {
     let calls = 0;
-    const gc = new GroupCommit({
-      transact: async (fn) => {
+    const gc = new GroupCommit<JobRun<unknown>>({
+      transact: async (_lane, fn) => {
         calls++;
         // The first, shared transaction fails at commit; the solo retries succeed.
         if (calls === 1) {
@@ -58,7 +114,8 @@ describe('group commit', () => {
         }
         return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
       },
-      maxInFlight: 1,
+      run: runEach(),
+      lanes: 1,
       windowMs: 2,
       maxBatch: 100,
     });

@@ -1,103 +1,144 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { AppError } from '../../errors.ts';
 import type { DB } from '../../storage/db.ts';
 
-/** Runs one job's writes inside the shared transaction; `stamp` is the batch's change time. */
+/** Runs writes inside a batch's transaction; `stamp` is the batch's change time. */
 export type JobRun<T> = (trx: Kysely<DB>, stamp: string, ms: number) => Promise<T>;
 
-interface Job {
-  /** Jobs run in key order inside a batch, so concurrent batches lock rows in one order. */
+/**
+ * What became of one job of a batch. A job may fail on its own only if it wrote nothing
+ * (a check made before its first write); a failure after a write must throw instead, which
+ * rolls the whole batch back.
+ */
+export type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+interface Queued<J> {
   key: string;
-  run: JobRun<unknown>;
+  job: J;
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
 
-export interface GroupCommitOptions {
-  /** Opens the batch's transaction (with its change stamp) and commits it. */
-  transact<T>(fn: JobRun<T>): Promise<T>;
-  /** Batches committing at once (SQLite has one writer: 1). */
-  maxInFlight: number;
+export interface GroupCommitOptions<J> {
+  /** Opens a batch's transaction on the writer of `lane` (with its change stamp) and commits it. */
+  transact<T>(lane: number, fn: JobRun<T>): Promise<T>;
+  /**
+   * Runs the jobs of one batch inside its transaction, in the order given (grouped by key,
+   * each key's jobs in the order they were submitted), and returns one outcome per job.
+   */
+  run(trx: Kysely<DB>, stamp: string, ms: number, jobs: J[]): Promise<Outcome[]>;
+  /**
+   * Batches committing at once (SQLite has one writer: 1). A key always goes to the same
+   * lane, so concurrent batches never touch the same key's rows (no lock waits between
+   * them) and a key's jobs commit in the order they were submitted.
+   */
+  lanes: number;
   /** How long a batch waits for company once the first job arrives, in ms. */
   windowMs: number;
   maxBatch: number;
 }
 
+class Lane<J> {
+  queue: Queued<J>[] = [];
+  busy = false;
+  timer: NodeJS.Timeout | null = null;
+}
+
+/** FNV-1a: a cheap, stable spread of keys over the lanes. */
+function hash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /**
  * Group commit: jobs that arrive within a millisecond or two share one transaction and so
- * one fsync. Each job runs inside its own savepoint, so a job that throws is rolled back
- * alone (its seq is given back) and fails alone; its batch-mates commit. A job resolves only
- * after the whole batch committed: acked means durable.
+ * one fsync. A job resolves only after its whole batch committed: acked means durable. When
+ * the batch as a whole fails (a job threw after writing, a deadlock, a failed commit),
+ * nothing of it is durable and every job is run again in a transaction of its own, so a
+ * bad job fails alone and its batch-mates commit.
  */
-export class GroupCommit {
-  private queue: Job[] = [];
-  private inFlight = 0;
-  private timer: NodeJS.Timeout | null = null;
+export class GroupCommit<J> {
+  private readonly lanes: Lane<J>[];
   private closed = false;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly options: GroupCommitOptions) {}
+  constructor(private readonly options: GroupCommitOptions<J>) {
+    this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => new Lane<J>());
+  }
 
-  submit<T>(key: string, run: JobRun<T>): Promise<T> {
+  submit<T>(key: string, job: J): Promise<T> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'the server is shutting down; retry with the same clientId', { retryAfter: 1 }));
+    const index = this.lanes.length === 1 ? 0 : hash(key) % this.lanes.length;
+    const lane = this.lanes[index]!;
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ key, run, resolve: resolve as (v: unknown) => void, reject });
-      this.schedule();
+      lane.queue.push({ key, job, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule(lane, index);
     });
   }
 
   /** Resolves once every submitted job has settled; later submissions are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.queue.length === 0 && this.inFlight === 0) return;
+    if (this.isIdle()) return;
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
-  private schedule(): void {
-    if (this.timer || this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const batch = this.queue.splice(0, this.options.maxBatch);
-      this.inFlight++;
-      void this.flush(batch).finally(() => {
-        this.inFlight--;
-        this.schedule();
-        if (this.queue.length === 0 && this.inFlight === 0) for (const done of this.idle.splice(0)) done();
-      });
-      this.schedule();
-    }, this.options.windowMs);
+  private isIdle(): boolean {
+    return this.lanes.every((l) => l.queue.length === 0 && !l.busy);
   }
 
-  private async flush(batch: Job[]): Promise<void> {
-    const jobs = [...batch].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
-    try {
-      await this.options.transact(async (trx, stamp, ms) => {
-        outcomes.length = 0;
-        for (const job of jobs) {
-          await sql`savepoint job`.execute(trx);
-          try {
-            const value = await job.run(trx, stamp, ms);
-            await sql`release savepoint job`.execute(trx);
-            outcomes.push({ ok: true, value });
-          } catch (err) {
-            await sql`rollback to savepoint job`.execute(trx);
-            await sql`release savepoint job`.execute(trx);
-            outcomes.push({ ok: false, err });
-          }
-        }
+  private schedule(lane: Lane<J>, index: number): void {
+    if (lane.timer || lane.busy || lane.queue.length === 0) return;
+    // A full batch goes at once; otherwise wait a moment for company.
+    const wait = lane.queue.length >= this.options.maxBatch ? 0 : this.options.windowMs;
+    lane.timer = setTimeout(() => {
+      lane.timer = null;
+      const batch = lane.queue.splice(0, this.options.maxBatch);
+      lane.busy = true;
+      void this.flush(index, batch).finally(() => {
+        lane.busy = false;
+        this.schedule(lane, index);
+        if (this.isIdle()) for (const done of this.idle.splice(0)) done();
       });
+    }, wait);
+  }
+
+  private async flush(lane: number, batch: Queued<J>[]): Promise<void> {
+    // Stable: a key's jobs keep their order. Grouping by key keeps lock order stable too.
+    const queued = batch.length > 1 ? [...batch].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : batch;
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.options.transact(lane, (trx, stamp, ms) =>
+        this.options.run(
+          trx,
+          stamp,
+          ms,
+          queued.map((q) => q.job),
+        ),
+      );
     } catch (err) {
-      // The batch as a whole failed (a deadlock, a lost connection, a failed commit):
-      // nothing of it is durable. Alone, each job gets its own chance and its own answer.
-      if (jobs.length === 1) jobs[0]!.reject(err);
-      else await Promise.all(jobs.map((job) => this.flush([job])));
+      if (queued.length === 1) {
+        queued[0]!.reject(err);
+        return;
+      }
+      // Alone, each job gets its own chance and its own answer, in order.
+      for (const q of queued) await this.flush(lane, [q]);
       return;
     }
-    jobs.forEach((job, i) => {
+    queued.forEach((q, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) job.resolve(outcome.value);
-      else job.reject(outcome.err);
+      if (outcome.ok) q.resolve(outcome.value);
+      else q.reject(outcome.err);
     });
   }
+}
+
+/** The plain form: each job is a function of the transaction; a job that throws fails the batch (and is then retried alone). */
+export function runEach(): GroupCommitOptions<JobRun<unknown>>['run'] {
+  return async (trx, stamp, ms, jobs) => {
+    const out: Outcome[] = [];
+    for (const job of jobs) out.push({ ok: true, value: await job(trx, stamp, ms) });
+    return out;
+  };
 }
