@@ -14,6 +14,8 @@ import type {
   ConversationList,
   ConversationListInput,
   ConversationPatchInput,
+  ConversationSettingsInput,
+  Invite,
   ConversationWithNotAdded,
   CreateConversationInput,
   Envelope,
@@ -311,10 +313,15 @@ export class ParleyApi {
      */
     get: (conversationId: string): Promise<Conversation> => this.http.request<Conversation>('GET', `/v1/conversations/${enc(conversationId)}`),
     /**
-     * Change the title (groups: admins) or the disappearing-message timer.
+     * Change a group's title, description or avatar (whoever `infoEditableBy` names: admins
+     * by default), who may change them (`infoEditableBy`, admins), or the disappearing-message
+     * timer (either member of a direct conversation; admins in a group). The avatar is an
+     * attachment I uploaded; every member may download it.
      *
      * @example
      * await client.conversations.update(id, { disappearingSeconds: 86400 });
+     * const picture = await client.attachments.upload(file);
+     * await client.conversations.update(groupId, { description: 'Sunday climbs', avatarAttachmentId: picture.id, infoEditableBy: 'members' });
      */
     update: (conversationId: string, patch: ConversationPatchInput): Promise<Conversation> =>
       this.http.request<Conversation>('PATCH', `/v1/conversations/${enc(conversationId)}`, { body: patch }),
@@ -333,13 +340,47 @@ export class ParleyApi {
      */
     decline: (conversationId: string): Promise<Conversation> => this.http.request<Conversation>('POST', `/v1/conversations/${enc(conversationId)}/decline`),
     /**
-     * My per-conversation settings (mute).
+     * My per-conversation settings; send only what changes. `muted` (until I unmute, or
+     * until `mutedUntil`), `archived` (out of the inbox, into `folder: 'archived'`), `pinned`
+     * (top of the inbox; at most 5, else 409 `limit_reached`). Archiving unpins; pinning unarchives.
      *
      * @example
      * await client.conversations.settings(id, { muted: true });
+     * await client.conversations.settings(id, { mutedUntil: new Date(Date.now() + 8 * 3600_000).toISOString() });
      */
-    settings: (conversationId: string, settings: { muted: boolean }): Promise<Conversation> =>
+    settings: (conversationId: string, settings: ConversationSettingsInput): Promise<Conversation> =>
       this.http.request<Conversation>('PUT', `/v1/conversations/${enc(conversationId)}/settings`, { body: settings }),
+    /**
+     * Mute a conversation, for good or until a time (then it ends by itself).
+     *
+     * @example
+     * await client.conversations.mute(id); // until I unmute
+     * await client.conversations.mute(id, new Date(Date.now() + 3600_000)); // for an hour
+     */
+    mute: (conversationId: string, until?: Date | string | null): Promise<Conversation> =>
+      this.conversations.settings(conversationId, until ? { muted: true, mutedUntil: new Date(until).toISOString() } : { muted: true }),
+    /**
+     * Unmute a conversation.
+     *
+     * @example
+     * await client.conversations.unmute(id);
+     */
+    unmute: (conversationId: string): Promise<Conversation> => this.conversations.settings(conversationId, { muted: false }),
+    /**
+     * Archive (or unarchive) a conversation. A new message brings it back to the inbox unless it is muted.
+     *
+     * @example
+     * await client.conversations.archive(id);
+     * await client.conversations.archive(id, false);
+     */
+    archive: (conversationId: string, archived = true): Promise<Conversation> => this.conversations.settings(conversationId, { archived }),
+    /**
+     * Pin (or unpin) a conversation to the top of the inbox; at most 5 (409 `limit_reached`).
+     *
+     * @example
+     * await client.conversations.pin(id);
+     */
+    pin: (conversationId: string, pinned = true): Promise<Conversation> => this.conversations.settings(conversationId, { pinned }),
   };
 
   /** Group members and roles. */
@@ -369,17 +410,40 @@ export class ParleyApi {
      */
     setRole: (conversationId: string, userId: string, role: Role): Promise<Conversation> =>
       this.http.request<Conversation>('PATCH', `/v1/conversations/${enc(conversationId)}/members/${enc(userId)}`, { body: { role } }),
+    /**
+     * Hand the group over (the owner only): they become the owner, I become an admin.
+     *
+     * @example
+     * await client.members.transferOwnership(groupId, carolId);
+     */
+    transferOwnership: (conversationId: string, userId: string): Promise<Conversation> => this.members.setRole(conversationId, userId, 'owner'),
   };
 
   /** Invite links to groups. */
   readonly invites = {
     /**
-     * Create an invite token for a group.
+     * Create an invite link for a group (admins). The token is shown only this once; `id` names the link later.
      *
      * @example
-     * const { token } = await client.invites.create(groupId);
+     * const { token, id } = await client.invites.create(groupId);
      */
-    create: (conversationId: string): Promise<{ token: string }> => this.http.request<{ token: string }>('POST', `/v1/conversations/${enc(conversationId)}/invites`),
+    create: (conversationId: string): Promise<{ token: string; id: string }> => this.http.request<{ token: string; id: string }>('POST', `/v1/conversations/${enc(conversationId)}/invites`),
+    /**
+     * The group's links that still work (admins), newest first.
+     *
+     * @example
+     * const links = await client.invites.list(groupId);
+     */
+    list: async (conversationId: string): Promise<Invite[]> => (await this.http.request<{ invites: Invite[] }>('GET', `/v1/conversations/${enc(conversationId)}/invites`)).invites,
+    /**
+     * Revoke a link (admins), by its id or its token: joining by it then fails with 404.
+     *
+     * @example
+     * await client.invites.revoke(groupId, link.id);
+     */
+    revoke: async (conversationId: string, inviteIdOrToken: string): Promise<void> => {
+      await this.http.request<unknown>('DELETE', `/v1/conversations/${enc(conversationId)}/invites/${enc(inviteIdOrToken)}`);
+    },
     /**
      * Join a group by an invite token.
      *

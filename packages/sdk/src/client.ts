@@ -3,11 +3,12 @@ import type { BackoffOptions } from './backoff.ts';
 import { plainCodec, type ContentCodec } from './codec.ts';
 import { Emitter } from './emitter.ts';
 import { ApiError, apiErrorFrom } from './errors.ts';
-import type { FetchLike } from './http.ts';
+import type { BinaryBody, FetchLike } from './http.ts';
+import { LIMITS } from '@parley/protocol';
 import { Outbox, type OutboxEntry, type OutboxPersistence } from './outbox.ts';
 import { Socket, type ConnectionState, type WebSocketConstructor } from './socket.ts';
 import { Store, type MessageView } from './store.ts';
-import type { Ack, AuthResult, Content, Conversation, Envelope, MarkerKind, PlainContent, Refs, ServerFrame } from './types.ts';
+import type { Ack, AttachmentInfo, AttachmentKind, AuthResult, Content, Conversation, Envelope, MarkerKind, PlainContent, Refs, ServerFrame } from './types.ts';
 
 export interface ParleyClientOptions {
   /** The server's base URL, e.g. `https://chat.example.com`. */
@@ -37,6 +38,47 @@ export interface ParleyClientOptions {
   /** Makes client ids (default `crypto.randomUUID`). */
   newClientId?: () => string;
 }
+
+/**
+ * A thumbnail for an image or video, made by the caller: in a browser with a canvas or
+ * `createImageBitmap` (the web app does it), in Node by whatever the caller likes. It is
+ * uploaded as an attachment of its own and listed with the file.
+ */
+export interface ThumbnailInput {
+  data: BinaryBody;
+  /** Default: the Blob's type, else image/jpeg. */
+  contentType?: string;
+  width?: number;
+  height?: number;
+}
+
+/** How `sendFile` describes a file (all optional: a Blob/File carries its own type and size). */
+export interface SendFileOptions {
+  /** Default: `image` for image/*, `video` for video/*, `voice` never (use `sendVoice`), else `file`. */
+  kind?: Exclude<AttachmentKind, 'voice'>;
+  contentType?: string;
+  /** Offered to downloaders; default: a File's name. */
+  filename?: string;
+  /** Text shown with the file (may be empty). */
+  caption?: string;
+  thumbnail?: ThumbnailInput;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+  replyTo?: string;
+}
+
+export interface SendVoiceOptions {
+  /** How long the recording lasts. */
+  durationMs: number;
+  /** An `audio/*` type; default: the Blob's type, else audio/ogg. */
+  contentType?: string;
+  replyTo?: string;
+}
+
+const sizeOf = (b: BinaryBody): number => (b instanceof ArrayBuffer ? b.byteLength : b instanceof Uint8Array ? b.byteLength : b.size);
+const typeOf = (b: BinaryBody): string | undefined => ('type' in b && typeof b.type === 'string' && b.type ? b.type : undefined);
+const nameOf = (b: BinaryBody): string | undefined => ('name' in b && typeof (b as { name?: unknown }).name === 'string' ? (b as { name: string }).name : undefined);
 
 export interface MarkerEvent {
   conversationId: string;
@@ -134,6 +176,8 @@ export class ParleyClient extends ParleyApi {
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
   private syncRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Wakes up when the next disappearing message expires or a mute ends. */
+  private expiryTimer: { at: number; timer: ReturnType<typeof setTimeout> } | null = null;
 
   constructor(options: ParleyClientOptions) {
     super({ baseUrl: options.baseUrl, fetch: options.fetch, token: options.token, timeoutMs: options.httpTimeoutMs });
@@ -150,6 +194,7 @@ export class ParleyClient extends ParleyApi {
       this.events.fire('outbox', entry);
     });
     this.outboxQueue.on('sent', (entry) => this.onSent(entry));
+    this.store.subscribe(() => this.scheduleExpiry());
   }
 
   /**
@@ -291,6 +336,7 @@ export class ParleyClient extends ParleyApi {
     this.initialSyncDone = false;
     this.timelines.clear();
     this.store.clear();
+    this.clearExpiryTimer();
   }
 
   /**
@@ -348,6 +394,95 @@ export class ParleyClient extends ParleyApi {
     const current = this.store.getMessages(conversationId).find((m) => m.id === messageId);
     const mine = current?.reactions.find((r) => r.emoji === emoji)?.mine ?? false;
     return this.send(conversationId, { type: 'reaction', emoji, on: on ?? !mine }, { refs: { target: messageId } });
+  }
+
+  /**
+   * Forward messages to other conversations (at most `LIMITS.forwardMax`, 5, at once; more
+   * throws `ApiError('limit_reached')` before anything is sent). Each copy is marked
+   * `forwarded`, keeps its text and files (the files are listed again, not uploaded again),
+   * and drops what belonged to the original conversation (reply, mentions). Unsent,
+   * unreadable and system messages cannot be forwarded (`invalid_request`).
+   *
+   * @example
+   * await client.forward(message, [aliceDm.id, climbingGroup.id]);
+   * await client.forward([m1.id, m2.id], [groupId]);
+   */
+  async forward(messages: string | MessageView | ReadonlyArray<string | MessageView>, conversationIds: readonly string[]): Promise<OutboxEntry[]> {
+    const targets = [...new Set(conversationIds)];
+    if (targets.length === 0) throw new ApiError('invalid_request', 'name at least one conversation to forward to', { data: { field: 'conversationIds' } });
+    if (targets.length > LIMITS.forwardMax) {
+      throw new ApiError('limit_reached', `forward to at most ${LIMITS.forwardMax} conversations at once`, { data: { field: 'conversationIds', limit: LIMITS.forwardMax } });
+    }
+    const list = (Array.isArray(messages) ? messages : [messages]) as Array<string | MessageView>;
+    const sources = list.map((m) => {
+      const view = typeof m === 'string' ? this.store.findMessage(m) : m;
+      if (!view) throw new ApiError('not_found', `message ${String(m)} is not loaded`, { data: { field: 'messages' } });
+      if (view.kind !== 'message' || view.deleted || view.content?.type !== 'text') {
+        throw new ApiError('invalid_request', 'only messages with content can be forwarded', { data: { field: 'messages' } });
+      }
+      return view;
+    });
+    const out: OutboxEntry[] = [];
+    for (const conversationId of targets) {
+      for (const v of sources) {
+        const content: PlainContent = { type: 'text', text: v.text ?? '', forwarded: true, ...(v.attachments.length ? { attachments: v.attachments } : {}) };
+        out.push(await this.send(conversationId, content, v.attachmentIds.length ? { attachmentIds: v.attachmentIds } : {}));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Send a file or an image: uploads it (and its thumbnail, if given), then sends a message
+   * that lists both and describes them. In a browser make the thumbnail with a canvas or
+   * `createImageBitmap`; in Node pass whatever bytes you have.
+   *
+   * @example
+   * const file = input.files[0];
+   * await client.sendFile(conversationId, file, { caption: 'the view', thumbnail: { data: smallJpeg, width: 320, height: 240 }, width: 4032, height: 3024 });
+   */
+  async sendFile(conversationId: string, file: BinaryBody, options: SendFileOptions = {}): Promise<OutboxEntry> {
+    const contentType = options.contentType ?? typeOf(file) ?? 'application/octet-stream';
+    const kind: AttachmentKind = options.kind ?? (contentType.startsWith('image/') ? 'image' : contentType.startsWith('video/') ? 'video' : 'file');
+    return this.sendAttachment(conversationId, file, kind, contentType, options.caption ?? '', options);
+  }
+
+  /**
+   * Send a voice note: an `audio/*` recording with its duration.
+   *
+   * @example
+   * const blob = new Blob(chunks, { type: 'audio/webm' }); // from a MediaRecorder
+   * await client.sendVoice(conversationId, blob, { durationMs: 5400 });
+   */
+  async sendVoice(conversationId: string, audio: BinaryBody, options: SendVoiceOptions): Promise<OutboxEntry> {
+    const contentType = options.contentType ?? typeOf(audio) ?? 'audio/ogg';
+    if (!contentType.startsWith('audio/')) throw new ApiError('invalid_request', 'a voice note is audio/*', { data: { field: 'contentType' } });
+    if (!Number.isInteger(options.durationMs) || options.durationMs < 0) throw new ApiError('invalid_request', 'durationMs: a whole number of milliseconds', { data: { field: 'durationMs' } });
+    return this.sendAttachment(conversationId, audio, 'voice', contentType, '', { durationMs: options.durationMs, ...(options.replyTo ? { replyTo: options.replyTo } : {}) });
+  }
+
+  private async sendAttachment(conversationId: string, data: BinaryBody, kind: AttachmentKind, contentType: string, caption: string, options: SendFileOptions): Promise<OutboxEntry> {
+    const filename = options.filename ?? nameOf(data);
+    const uploaded = await this.attachments.upload(data, { contentType, ...(filename ? { filename } : {}) });
+    const info: AttachmentInfo = { id: uploaded.id, kind, contentType, size: sizeOf(data) };
+    if (filename) info.name = filename;
+    if (options.width) info.width = options.width;
+    if (options.height) info.height = options.height;
+    if (options.durationMs !== undefined) info.durationMs = options.durationMs;
+    const ids = [uploaded.id];
+    if (options.thumbnail) {
+      const t = options.thumbnail;
+      const thumbType = t.contentType ?? typeOf(t.data) ?? 'image/jpeg';
+      const thumb = await this.attachments.upload(t.data, { contentType: thumbType });
+      info.thumbnail = { id: thumb.id, contentType: thumbType, ...(t.width ? { width: t.width } : {}), ...(t.height ? { height: t.height } : {}) };
+      ids.push(thumb.id);
+    }
+    const content: PlainContent = { type: 'text', text: caption, attachments: [info] };
+    if (options.replyTo) {
+      const target = this.store.findMessage(options.replyTo);
+      if (target) content.replyPreview = { messageId: options.replyTo, senderId: target.senderId, text: (target.text ?? '').slice(0, 200) };
+    }
+    return this.send(conversationId, content, { attachmentIds: ids, ...(options.replyTo ? { refs: { replyTo: options.replyTo } } : {}) });
   }
 
   /**
@@ -481,6 +616,33 @@ export class ParleyClient extends ParleyApi {
     }
     this.identity = { userId: result.user.id, sessionId: result.session.id };
     this.store.setMe(result.user.id);
+  }
+
+  /** Drop what expired now and wake up again when the next thing expires (a disappearing message, a mute). */
+  private scheduleExpiry(): void {
+    const next = this.store.expire();
+    if (next === null) {
+      this.clearExpiryTimer();
+      return;
+    }
+    if (this.expiryTimer && this.expiryTimer.at <= next) return;
+    this.clearExpiryTimer();
+    // Timers take at most 2^31-1 ms; a later expiry just wakes up once more on the way.
+    const timer = setTimeout(
+      () => {
+        this.expiryTimer = null;
+        this.scheduleExpiry();
+      },
+      Math.min(Math.max(0, next - Date.now()) + 5, 2 ** 31 - 1),
+    );
+    // In Node, a pending expiry must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+    this.expiryTimer = { at: next, timer };
+  }
+
+  private clearExpiryTimer(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer.timer);
+    this.expiryTimer = null;
   }
 
   private get pageSize(): number {

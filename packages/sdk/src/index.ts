@@ -13,7 +13,8 @@ export { ParleyClient, type ParleyClientOptions, type ClientEvents, type MarkerE
 export { ApiError, type ApiErrorCode } from './errors.ts';
 export { plainCodec, type ContentCodec } from './codec.ts';
 export { MemoryOutboxPersistence, type OutboxEntry, type OutboxPersistence, type OutboxState } from './outbox.ts';
-export { Store, type MessageView, type MessageStatus, type ReactionView, type Snapshot } from './store.ts';
+export { Store, isMutedNow, type MessageView, type MessageStatus, type ReactionView, type Snapshot, type TextVersion } from './store.ts';
+export type { SendFileOptions, SendVoiceOptions, ThumbnailInput } from './client.ts';
 export type { ConnectionState, WebSocketLike, WebSocketConstructor } from './socket.ts';
 export type { FetchLike, BinaryBody } from './http.ts';
 export { backoffDelay, type BackoffOptions } from './backoff.ts';

@@ -1,5 +1,5 @@
 import type { OutboxEntry } from './outbox.ts';
-import type { Conversation, Envelope, MarkerKind, PlainContent } from './types.ts';
+import type { AttachmentInfo, Conversation, Envelope, MarkerKind, PlainContent } from './types.ts';
 
 /** How my own message stands: from the outbox (`pending`, `failed`) or the others' markers. */
 export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'failed';
@@ -29,6 +29,12 @@ export interface MessageView {
   text: string | null;
   replyTo: string | null;
   attachmentIds: string[];
+  /** What the message says about its files (kind, name, size, thumbnail, voice duration). */
+  attachments: AttachmentInfo[];
+  /** Forwarded from another conversation. */
+  forwarded: boolean;
+  /** The (latest) text mentions me. */
+  mentionsMe: boolean;
   createdAt: string;
   edited: boolean;
   editedAt: string | null;
@@ -45,9 +51,22 @@ export interface MessageView {
   error: { code: string; message: string } | null;
 }
 
+/** One version of an edited message's text. */
+export interface TextVersion {
+  text: string;
+  /** When this version was written: the message's creation, then each edit's. */
+  at: string;
+}
+
 export interface Snapshot {
-  /** Conversations, most recently active first. */
+  /** Every conversation, most recently active first. */
   conversations: Conversation[];
+  /** Accepted conversations I have not archived: pinned ones first, then most recently active first. */
+  inbox: Conversation[];
+  /** Message requests waiting for my answer. */
+  requests: Conversation[];
+  /** Conversations I archived, most recently active first. */
+  archived: Conversation[];
   /** Users I blocked (their messages are hidden in groups). */
   blocked: ReadonlySet<string>;
 }
@@ -71,6 +90,21 @@ interface ConversationData {
 }
 
 const textOf = (c: PlainContent | null): string | null => (c && (c.type === 'text' || c.type === 'edit') ? c.text : null);
+
+const byActivity = (a: Conversation, b: Conversation) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : a.id < b.id ? 1 : -1);
+
+/** Whether an envelope has passed its `expiresAt` (disappearing messages) at `nowMs`. */
+const expiredAt = (e: Envelope, nowMs: number) => e.expiresAt !== undefined && Date.parse(e.expiresAt) <= nowMs;
+
+/**
+ * Whether a conversation is muted at `now`: a mute with an end time ends by itself.
+ *
+ * @example
+ * if (!isMutedNow(conversation)) notify(message);
+ */
+export function isMutedNow(c: Pick<Conversation, 'muted' | 'mutedUntil'>, now: number = Date.now()): boolean {
+  return c.muted && (c.mutedUntil === null || Date.parse(c.mutedUntil) > now);
+}
 
 /**
  * The client's local cache of conversations and messages, folded from envelopes. Reading is
@@ -108,10 +142,17 @@ export class Store {
    * const { conversations } = client.store.getSnapshot();
    */
   getSnapshot = (): Snapshot => {
-    this.snapshot ??= {
-      conversations: [...this.conversations.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : a.id < b.id ? 1 : -1)),
-      blocked: new Set(this.blockedIds),
-    };
+    if (!this.snapshot) {
+      const conversations = [...this.conversations.values()].sort(byActivity);
+      const accepted = conversations.filter((c) => c.myState === 'active');
+      this.snapshot = {
+        conversations,
+        inbox: [...accepted.filter((c) => c.pinned && !c.archived), ...accepted.filter((c) => !c.pinned && !c.archived)],
+        requests: conversations.filter((c) => c.myState === 'request'),
+        archived: accepted.filter((c) => c.archived),
+        blocked: new Set(this.blockedIds),
+      };
+    }
     return this.snapshot;
   };
 
@@ -150,6 +191,85 @@ export class Store {
   /** The lowest loaded seq, or null. */
   oldestSeq(conversationId: string): number | null {
     return this.data.get(conversationId)?.oldestSeq ?? null;
+  }
+
+  /**
+   * Every version of a message's text, oldest first, each with when it was written; the
+   * last is the current one. Empty for a message not loaded, unsent, or without text.
+   *
+   * @example
+   * for (const v of client.store.editHistory(message.id)) print(v.at, v.text);
+   */
+  editHistory(messageId: string): TextVersion[] {
+    const v = this.findMessage(messageId);
+    if (!v || v.text === null) return [];
+    const times = [v.createdAt, ...v.history.map((h) => h.replacedAt)];
+    return [...v.history.map((h, i) => ({ text: h.text, at: times[i]! })), { text: v.text, at: times[v.history.length]! }];
+  }
+
+  /**
+   * A message by its server id, in whichever loaded conversation holds it.
+   *
+   * @example
+   * const m = client.store.findMessage(messageId);
+   */
+  findMessage(messageId: string): MessageView | undefined {
+    for (const [conversationId, d] of this.data) {
+      if (d.ids.has(messageId)) return this.getMessages(conversationId).find((m) => m.id === messageId);
+    }
+    return undefined;
+  }
+
+  /**
+   * How many unread messages (loaded in the store) mention me in a conversation: past my read marker, from others, not unsent.
+   *
+   * @example
+   * const badge = client.store.unreadMentions(conversationId); // show "@" when > 0
+   */
+  unreadMentions(conversationId: string): number {
+    const c = this.conversations.get(conversationId);
+    const d = this.data.get(conversationId);
+    if (!c || !d || this.me === null) return 0;
+    // My marker when I moved it here, else what the server's unread count implies.
+    const readUpTo = Math.max(d.markers.get(this.me)?.read ?? 0, c.unreadCount === 0 ? c.lastSeq : 0);
+    return this.getMessages(conversationId).filter((m) => m.mentionsMe && m.senderId !== this.me && m.seq !== null && m.seq > readUpTo).length;
+  }
+
+  /**
+   * @internal Drop envelopes past their `expiresAt` and end mutes past their `mutedUntil`.
+   * Returns the next time (ms) something will expire, or null.
+   */
+  expire(nowMs: number = Date.now()): number | null {
+    let next: number | null = null;
+    const soonest = (ms: number) => {
+      if (next === null || ms < next) next = ms;
+    };
+    let changed = false;
+    for (const d of this.data.values()) {
+      let dropped = false;
+      for (const [seq, s] of d.bySeq) {
+        if (s.envelope.expiresAt === undefined) continue;
+        if (expiredAt(s.envelope, nowMs)) {
+          d.bySeq.delete(seq);
+          d.ids.delete(s.envelope.id);
+          dropped = true;
+        } else soonest(Date.parse(s.envelope.expiresAt));
+      }
+      if (dropped) {
+        d.view = null;
+        changed = true;
+      }
+    }
+    for (const c of this.conversations.values()) {
+      if (!c.muted || c.mutedUntil === null) continue;
+      const until = Date.parse(c.mutedUntil);
+      if (until <= nowMs) {
+        this.conversations.set(c.id, { ...c, muted: false, mutedUntil: null });
+        changed = true;
+      } else soonest(until);
+    }
+    if (changed) this.changed();
+    return next;
   }
 
   /** An envelope by id, if loaded. */
@@ -230,7 +350,13 @@ export class Store {
   apply(conversationId: string, items: Stored[]): Envelope[] {
     const d = this.dataOf(conversationId);
     const fresh: Envelope[] = [];
+    const now = Date.now();
     for (const item of items) {
+      // A disappearing message past its time is never shown, even if the server still had it.
+      if (expiredAt(item.envelope, now)) {
+        if (d.ids.delete(item.envelope.id)) d.bySeq.delete(item.envelope.seq);
+        continue;
+      }
       if (!d.ids.has(item.envelope.id)) fresh.push(item.envelope);
       d.ids.add(item.envelope.id);
       d.bySeq.set(item.envelope.seq, item);
@@ -315,6 +441,10 @@ export class Store {
     });
   }
 
+  private mentions(list: readonly { userId: string }[] | undefined): boolean {
+    return this.me !== null && (list ?? []).some((m) => m.userId === this.me);
+  }
+
   private statusOf(conversationId: string, d: ConversationData, seq: number): MessageStatus {
     const c = this.conversations.get(conversationId);
     const others = (c?.members ?? []).filter((m) => m.userId !== this.me && m.state === 'active').map((m) => m.userId);
@@ -340,6 +470,9 @@ export class Store {
         text: textOf(e.content),
         replyTo: e.refs?.replyTo ?? null,
         attachmentIds: e.attachmentIds ?? [],
+        attachments: e.content.type === 'text' ? (e.content.attachments ?? []) : [],
+        forwarded: e.content.type === 'text' && e.content.forwarded === true,
+        mentionsMe: false,
         createdAt: e.createdAt,
         edited: false,
         editedAt: null,
@@ -378,6 +511,9 @@ export class Store {
             text: deleted ? null : textOf(plain),
             replyTo: e.refs.replyTo ?? null,
             attachmentIds: e.attachmentIds,
+            attachments: !deleted && plain?.type === 'text' ? (plain.attachments ?? []) : [],
+            forwarded: !deleted && plain?.type === 'text' && plain.forwarded === true,
+            mentionsMe: !deleted && plain?.type === 'text' && this.mentions(plain.mentions),
             createdAt: e.createdAt,
             edited: e.editedAt !== undefined,
             editedAt: e.editedAt ?? null,
@@ -401,6 +537,7 @@ export class Store {
           if (target.content?.type === 'text') target.content = { ...target.content, text: plain.text, mentions: plain.mentions };
           target.edited = true;
           target.editedAt = e.createdAt;
+          target.mentionsMe = this.mentions(plain.mentions);
           break;
         }
         case 'reaction': {
@@ -421,6 +558,8 @@ export class Store {
           target.content = null;
           target.text = null;
           target.history = [];
+          target.attachments = [];
+          target.mentionsMe = false;
           target.unreadable = false;
           break;
         }

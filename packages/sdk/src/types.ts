@@ -7,6 +7,7 @@ import type {
   ConversationList as ConversationListSchema,
   ConversationListQuery,
   ConversationPatch,
+  ConversationSettings as ConversationSettingsSchema,
   ConversationWithNotAdded as ConversationWithNotAddedSchema,
   CreateConversationBody,
   PrivacyPatch,
@@ -47,7 +48,12 @@ export type {
   ClientFrame,
   Attachment,
   AttachmentUsage,
+  AttachmentInfo,
+  AttachmentKind,
+  TextContent,
   Pin,
+  Invite,
+  InfoEditableBy,
 } from '@parley/protocol';
 
 export type AuthResult = Out<typeof AuthResultSchema>;
@@ -68,6 +74,8 @@ export interface ConversationListInput {
 export type ConversationList = Out<typeof ConversationListSchema>;
 export type ConversationPatchInput = In<typeof ConversationPatch>;
 export type ConversationWithNotAdded = Out<typeof ConversationWithNotAddedSchema>;
+/** My settings for a conversation: send only what changes (see `client.conversations.settings`). */
+export type ConversationSettingsInput = In<typeof ConversationSettingsSchema>;
 export type NotAdded = Out<typeof NotAddedSchema>;
 export type AddMembersInput = In<typeof AddMembersBody>;
 /** `after` or `before` a seq (not both), and a page size. */
