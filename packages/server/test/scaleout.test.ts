@@ -173,4 +173,19 @@ describe.skipIf(!redis || !postgres)('scale-out: two processes, one PostgreSQL, 
     await ws.next('session.revoked');
     expect((await ws.waitClosed()).code).toBe(WS_CLOSE.revoked);
   });
+
+  it('a token the other process has cached stops working there at once when revoked, or when the password changes', async () => {
+    const u = await p1.api.signUp('cached');
+    const signIn = async () => (await p2.api.post('/v1/sessions', { username: u.username, password: 'correct horse battery' })).body.session as { id: string; token: string };
+    const tablet = await signIn();
+    const phone = await signIn();
+    // The second process checks both tokens, and from then on answers them from memory.
+    for (const token of [tablet.token, phone.token, tablet.token, phone.token]) expect((await p2.api.get('/v1/me', token)).status).toBe(200);
+    expect((await p1.api.delete(`/v1/sessions/${tablet.id}`, u.token)).status).toBe(204);
+    expect((await p2.api.get('/v1/me', tablet.token)).status).toBe(401);
+    expect((await p2.api.get('/v1/me', phone.token)).status).toBe(200);
+    expect((await p1.api.put('/v1/me/password', { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' }, u.token)).status).toBe(204);
+    expect((await p2.api.get('/v1/me', phone.token)).status).toBe(401);
+    expect((await p2.api.get('/v1/me', u.token)).status).toBe(200);
+  });
 });

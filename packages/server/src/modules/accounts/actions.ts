@@ -5,6 +5,7 @@ import { nowIso, uuidv7 } from '../../ids.ts';
 import { addressKey } from '../safety/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { findUserById, findUserByUsername, searchUsers, toUser } from './queries.ts';
+import { SESSIONS_TOPIC, SessionCache } from './session-cache.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 /** How often a session's lastActiveAt is written: at most once a minute, not on every request. */
@@ -24,13 +25,67 @@ export function createAccounts(ctx: AppContext) {
     return { id, token };
   }
 
+  // Token hash → caller. Every process hears every revocation on SESSIONS_TOPIC; until its
+  // subscription is live, the cache stays off and every token is checked in the database.
+  const cache = new SessionCache();
+  const caching = ctx.bus
+    .subscribe(SESSIONS_TOPIC, (event) => {
+      if (event.type === 'session.revoked') cache.drop(event.sessionId);
+    })
+    .then(() => {
+      cache.enable();
+      return true;
+    })
+    .catch((err: unknown) => {
+      ctx.log.warn({ err }, 'session cache off: the bus refused its subscription');
+      return false;
+    });
+
+  /**
+   * Sessions were deleted (committed): they stop working here at once, on every other
+   * process once the bus has carried the news (awaited, so the caller's answer leaves after
+   * Redis took it), and their sockets close.
+   */
+  async function revoked(userId: string, sessionIds: string[]): Promise<void> {
+    const events = sessionIds.map((sessionId) => ({ type: 'session.revoked' as const, userId, sessionId }));
+    for (const e of events) cache.drop(e.sessionId);
+    await Promise.all(
+      events.map((e) => ctx.bus.publish(SESSIONS_TOPIC, e).catch((err: unknown) => ctx.log.warn({ err, sessionId: e.sessionId }, 'session revocation not announced on the bus'))),
+    );
+    for (const e of events) ctx.emit(e);
+  }
+
   async function revoke(sessionIds: string[], userId: string): Promise<void> {
     if (sessionIds.length === 0) return;
     await db.deleteFrom('sessions').where('id', 'in', sessionIds).where('user_id', '=', userId).execute();
-    for (const sessionId of sessionIds) ctx.emit({ type: 'session.revoked', userId, sessionId });
+    await revoked(userId, sessionIds);
+  }
+
+  /** The database's answer for a token (null: no such session, or a deleted account), cached when no revocation raced it. */
+  async function lookup(hash: string, now: number): Promise<Caller | null> {
+    const generation = cache.begin();
+    const row = await db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['sessions.id', 'sessions.user_id', 'sessions.last_active_at'])
+      .where('sessions.token_hash', '=', hash)
+      .where('users.deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) return null;
+    const caller = { userId: row.user_id, sessionId: row.id };
+    let lastActiveAt = Date.parse(row.last_active_at);
+    if (now - lastActiveAt > ACTIVITY_WRITE_MS) {
+      await db.updateTable('sessions').set({ last_active_at: nowIso(now) }).where('id', '=', row.id).execute();
+      lastActiveAt = now;
+    }
+    cache.put(hash, caller, now, lastActiveAt, generation);
+    return caller;
   }
 
   return {
+    /** Resolves once tokens are cached (true), or never will be in this process (false). */
+    caching,
+
     async signUp(input: { username: string; password: string; displayName?: string | undefined; deviceName?: string | undefined }): Promise<AuthResult> {
       const id = uuidv7();
       const now = nowIso();
@@ -84,22 +139,22 @@ export function createAccounts(ctx: AppContext) {
       return { user: toUser(user), session };
     },
 
-    /** The caller behind a bearer token, or null. */
+    /**
+     * The caller behind a bearer token, or null. Answered from memory when the token was
+     * checked in the last few seconds and no revocation of it was heard since; the session's
+     * last activity is still written at most once a minute.
+     */
     async authenticate(token: string): Promise<Caller | null> {
       if (!token || token.length > 512) return null;
-      const row = await db
-        .selectFrom('sessions')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .select(['sessions.id', 'sessions.user_id', 'sessions.last_active_at'])
-        .where('sessions.token_hash', '=', hashToken(token))
-        .where('users.deleted_at', 'is', null)
-        .executeTakeFirst();
-      if (!row) return null;
+      const hash = hashToken(token);
       const now = Date.now();
-      if (now - Date.parse(row.last_active_at) > ACTIVITY_WRITE_MS) {
-        await db.updateTable('sessions').set({ last_active_at: nowIso(now) }).where('id', '=', row.id).execute();
+      const hit = cache.get(hash, now);
+      if (!hit) return lookup(hash, now);
+      if (now - hit.lastActiveAt > ACTIVITY_WRITE_MS) {
+        hit.lastActiveAt = now;
+        await db.updateTable('sessions').set({ last_active_at: nowIso(now) }).where('id', '=', hit.caller.sessionId).execute();
       }
-      return { userId: row.user_id, sessionId: row.id };
+      return { ...hit.caller };
     },
 
     async listSessions(caller: Caller): Promise<Session[]> {
@@ -158,6 +213,9 @@ export function createAccounts(ctx: AppContext) {
       const user = await findUserById(db, userId);
       return !!user && !user.deleted_at && (await verifyPassword(user.password_hash, password));
     },
+
+    /** Sessions deleted by another action of this module (account deletion): announce them as revoked. */
+    sessionsRevoked: (userId: string, sessionIds: string[]) => revoked(userId, sessionIds),
 
     /** Sign out every device of a user (account deletion). */
     async revokeAllSessions(userId: string): Promise<void> {

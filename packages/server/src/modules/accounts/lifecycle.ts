@@ -142,7 +142,6 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
 
       const now = nowIso();
       const { sessionIds, events } = await db.transaction().execute(async (tx) => {
-        const sessions = await tx.selectFrom('sessions').select('id').where('user_id', '=', me).execute();
         const peers = await tx.selectFrom('connections').select('peer_id').where('user_id', '=', me).execute();
         const directs = await tx
           .selectFrom('members as mine')
@@ -154,7 +153,8 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
           .where('theirs.user_id', '!=', me)
           .execute();
 
-        await tx.deleteFrom('sessions').where('user_id', '=', me).execute();
+        // Exactly the sessions deleted (one signed in meanwhile included) are announced as revoked.
+        const sessions = await tx.deleteFrom('sessions').where('user_id', '=', me).returning('id').execute();
         await tx.deleteFrom('connections').where((eb) => eb.or([eb('user_id', '=', me), eb('peer_id', '=', me)])).execute();
         await tx.deleteFrom('blocks').where((eb) => eb.or([eb('blocker_id', '=', me), eb('blocked_id', '=', me)])).execute();
         await tx.deleteFrom('daily_counters').where('user_id', '=', me).execute();
@@ -188,7 +188,7 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
       });
       // After the account is gone (nothing new can be uploaded or listed), so no upload slips through.
       const uploads = (await deps.uploads?.deleteUnusedOf(me)) ?? 0;
-      for (const sessionId of sessionIds) ctx.emit({ type: 'session.revoked', userId: me, sessionId });
+      await deps.accounts.sessionsRevoked(me, sessionIds);
       for (const e of events) ctx.emit(e);
       ctx.log.info({ userId: me, uploads }, 'account deleted');
     },
