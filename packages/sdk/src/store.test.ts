@@ -150,3 +150,67 @@ describe('Store folding', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('Store: issue 4 additions', () => {
+  it('keeps every version of an edited text with the time each was written', () => {
+    const store = fresh('direct', [ME, 'bob']);
+    const m = env('bob', 'message', { type: 'text', text: 'v1' });
+    const e1 = env('bob', 'edit', { type: 'edit', text: 'v2' }, { target: m.envelope.id });
+    const e2 = env('bob', 'edit', { type: 'edit', text: 'v3' }, { target: m.envelope.id });
+    store.apply('c1', [m, e1, e2]);
+    expect(store.editHistory(m.envelope.id)).toEqual([
+      { text: 'v1', at: m.envelope.createdAt },
+      { text: 'v2', at: e1.envelope.createdAt },
+      { text: 'v3', at: e2.envelope.createdAt },
+    ]);
+    expect(store.editHistory('unknown')).toEqual([]);
+  });
+
+  it('drops envelopes past expiresAt on arrival and when their time comes, and ends mutes', () => {
+    const store = fresh('direct', [ME, 'bob']);
+    const now = Date.now();
+    const gone = env('bob', 'message', { type: 'text', text: 'gone' });
+    gone.envelope.expiresAt = new Date(now - 1).toISOString();
+    const later = env('bob', 'message', { type: 'text', text: 'later' });
+    later.envelope.expiresAt = new Date(now + 60_000).toISOString();
+    const kept = env('bob', 'message', { type: 'text', text: 'kept' });
+    store.apply('c1', [gone, later, kept]);
+    expect(store.getMessages('c1').map((m) => m.text)).toEqual(['later', 'kept']);
+    store.upsertConversation({ ...store.getConversation('c1')!, muted: true, mutedUntil: new Date(now + 120_000).toISOString() });
+    // The next thing to expire is the message, then the mute.
+    expect(store.expire(now)).toBe(now + 60_000);
+    expect(store.expire(now + 60_000)).toBe(now + 120_000);
+    expect(store.getMessages('c1').map((m) => m.text)).toEqual(['kept']);
+    expect(store.expire(now + 120_000)).toBeNull();
+    expect(store.getConversation('c1')).toMatchObject({ muted: false, mutedUntil: null });
+  });
+
+  it('a message from someone else un-archives, unless muted; pinned first in the inbox', () => {
+    const store = fresh('direct', [ME, 'bob']);
+    store.upsertConversation({ ...store.getConversation('c1')!, archived: true, muted: true, mutedUntil: null });
+    store.apply('c1', [env('bob', 'message', { type: 'text', text: 'muted: stays archived' })]);
+    expect(store.getSnapshot().archived.map((c) => c.id)).toEqual(['c1']);
+    store.upsertConversation({ ...store.getConversation('c1')!, muted: false });
+    store.apply('c1', [env(ME, 'message', { type: 'text', text: 'mine: stays archived' })]);
+    expect(store.getConversation('c1')!.archived).toBe(true);
+    store.apply('c1', [env('bob', 'message', { type: 'text', text: 'back' })]);
+    expect(store.getSnapshot().inbox.map((c) => c.id)).toEqual(['c1']);
+
+    store.upsertConversation({ ...conv('group', [ME]), id: 'old-pinned', pinned: true, updatedAt: '2020-01-01T00:00:00.000Z' });
+    expect(store.getSnapshot().inbox.map((c) => c.id)).toEqual(['old-pinned', 'c1']);
+  });
+
+  it('counts unread mentions of me, and marks attachments and forwards', () => {
+    const store = fresh('group');
+    store.upsertConversation({ ...store.getConversation('c1')!, unreadCount: 2, lastSeq: 2 });
+    store.apply('c1', [
+      env('bob', 'message', { type: 'text', text: '@me hi', mentions: [{ userId: ME, offset: 0, length: 3 }] }),
+      env('carol', 'message', { type: 'text', text: 'fwd', forwarded: true, attachments: [{ id: 'a1', kind: 'voice', contentType: 'audio/ogg', size: 3, durationMs: 900 }] }),
+    ]);
+    expect(store.unreadMentions('c1')).toBe(1);
+    const [, fwd] = store.getMessages('c1');
+    expect(fwd).toMatchObject({ forwarded: true, attachments: [{ id: 'a1', kind: 'voice', durationMs: 900 }] });
+    store.applyMarker('c1', ME, 'read', 2);
+    expect(store.unreadMentions('c1')).toBe(0);
+  });
+});

@@ -370,6 +370,9 @@ export class Store {
         if (e.seq > next.lastSeq) {
           const fromOther = this.me !== null && e.senderId !== this.me && (e.kind === 'message');
           next = { ...next, lastSeq: e.seq, updatedAt: e.createdAt > next.updatedAt ? e.createdAt : next.updatedAt, unreadCount: next.unreadCount + (fromOther ? 1 : 0) };
+          // The server's rule, applied here as it sends no conversation event for it: a message
+          // from someone else brings an archived conversation back, unless it is muted.
+          if (fromOther && next.archived && !isMutedNow(next, Date.parse(e.createdAt))) next = { ...next, archived: false };
         }
       }
       if (next !== c) this.conversations.set(conversationId, next);
