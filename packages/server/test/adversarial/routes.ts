@@ -80,6 +80,8 @@ export const ROUTES: Record<string, RouteSpec> = {
   'POST /v1/conversations/:id/decline': { class: 'member' },
   'PUT /v1/conversations/:id/settings': { class: 'member', body: () => ({ muted: true }) },
   'POST /v1/conversations/:id/invites': { class: 'admin' },
+  'GET /v1/conversations/:id/invites': { class: 'admin' },
+  'DELETE /v1/conversations/:id/invites/:invite': { class: 'admin' },
   'POST /v1/invites/:token': { class: 'invite' },
   'GET /v1/sync': { class: 'user' },
 
