@@ -118,6 +118,8 @@ export class Store {
   private readonly conversations = new Map<string, Conversation>();
   private readonly data = new Map<string, ConversationData>();
   private blockedIds = new Set<string>();
+  /** Conversations holding envelopes with an `expiresAt` (the only ones `expire` walks). */
+  private readonly expiring = new Set<string>();
   private pending: OutboxEntry[] = [];
   private readonly listeners = new Set<() => void>();
   private snapshot: Snapshot | null = null;
@@ -229,10 +231,12 @@ export class Store {
   unreadMentions(conversationId: string): number {
     const c = this.conversations.get(conversationId);
     const d = this.data.get(conversationId);
-    if (!c || !d || this.me === null) return 0;
-    // My marker when I moved it here, else what the server's unread count implies.
-    const readUpTo = Math.max(d.markers.get(this.me)?.read ?? 0, c.unreadCount === 0 ? c.lastSeq : 0);
-    return this.getMessages(conversationId).filter((m) => m.mentionsMe && m.senderId !== this.me && m.seq !== null && m.seq > readUpTo).length;
+    if (!c || !d || this.me === null || c.unreadCount === 0) return 0;
+    // The unread ones are the last `unreadCount` messages from others (the server counts them
+    // so), and none at or below my own read marker.
+    const readUpTo = d.markers.get(this.me)?.read ?? 0;
+    const fromOthers = this.getMessages(conversationId).filter((m) => m.kind === 'message' && m.senderId !== this.me && !m.deleted && m.seq !== null);
+    return fromOthers.slice(Math.max(0, fromOthers.length - c.unreadCount)).filter((m) => m.mentionsMe && m.seq! > readUpTo).length;
   }
 
   /**
@@ -245,16 +249,26 @@ export class Store {
       if (next === null || ms < next) next = ms;
     };
     let changed = false;
-    for (const d of this.data.values()) {
+    for (const conversationId of this.expiring) {
+      const d = this.data.get(conversationId);
+      if (!d) {
+        this.expiring.delete(conversationId);
+        continue;
+      }
       let dropped = false;
+      let left = false;
       for (const [seq, s] of d.bySeq) {
         if (s.envelope.expiresAt === undefined) continue;
         if (expiredAt(s.envelope, nowMs)) {
           d.bySeq.delete(seq);
           d.ids.delete(s.envelope.id);
           dropped = true;
-        } else soonest(Date.parse(s.envelope.expiresAt));
+        } else {
+          left = true;
+          soonest(Date.parse(s.envelope.expiresAt));
+        }
       }
+      if (!left) this.expiring.delete(conversationId);
       if (dropped) {
         d.view = null;
         changed = true;
@@ -358,6 +372,7 @@ export class Store {
         continue;
       }
       if (!d.ids.has(item.envelope.id)) fresh.push(item.envelope);
+      if (item.envelope.expiresAt !== undefined) this.expiring.add(conversationId);
       d.ids.add(item.envelope.id);
       d.bySeq.set(item.envelope.seq, item);
       if (d.oldestSeq === null || item.envelope.seq < d.oldestSeq) d.oldestSeq = item.envelope.seq;
@@ -413,6 +428,7 @@ export class Store {
   clear(): void {
     this.conversations.clear();
     this.data.clear();
+    this.expiring.clear();
     this.blockedIds.clear();
     this.pending = [];
     this.me = null;
