@@ -26,6 +26,14 @@ export interface Database {
   raw: SQLite.Database | pg.Pool;
   /** The send path's batch writes, in each dialect's cheapest form (see MessageLog). */
   messageLog: MessageLog;
+  /**
+   * Run a send-path batch in one transaction on `writer`. Resolves once it committed, with
+   * `durable`, which settles once the commit is on disk as the durability setting asks:
+   * answer nobody (no ack, no event) before it. SQLite at `full` syncs the WAL in the
+   * thread pool here rather than inside COMMIT, so the event loop keeps serving sockets
+   * during the fsync and the next batch may commit meanwhile (its sync covers both).
+   */
+  commitBatch<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }>;
   isUniqueViolation(err: unknown): boolean;
   /** The database is down or unreachable (answer 503, not 500). */
   isUnavailable(err: unknown): boolean;

@@ -74,13 +74,13 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
   const { db, config } = ctx;
   const { graph, conversations } = deps;
 
-  const { writer, writerLanes, messageLog } = ctx.database;
+  const { writerLanes, messageLog } = ctx.database;
   const batcher = new GroupCommit<Plan>({
     // As conversations.write does (its change clock keeps sync cursors behind it), on the writer's connections.
     transact: async (_lane, fn) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await conversations.clock.write((stamp, ms) => writer.transaction().execute((trx) => fn(trx, stamp, ms)));
+          return await conversations.clock.write((stamp, ms) => ctx.database.commitBatch((trx) => fn(trx, stamp, ms)));
         } catch (err) {
           if (attempt >= 3 || !RETRYABLE.has((err as { code?: string })?.code ?? '')) throw err;
         }

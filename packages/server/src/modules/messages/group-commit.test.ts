@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../storage/db.ts';
@@ -24,7 +25,7 @@ describe('group commit', () => {
     const gc = new GroupCommit<JobRun<unknown>>({
       transact: (_lane, fn) => {
         transactions++;
-        return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
+        return database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
       },
       run: runEach(),
       lanes: 1,
@@ -52,7 +53,7 @@ describe('group commit', () => {
     const gc = new GroupCommit<string>({
       transact: (_lane, fn) => {
         transactions++;
-        return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
+        return database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
       },
       // A job refused before it writes anything is answered alone; the others commit together.
       run: async (trx, _stamp, _ms, keys) => {
@@ -81,7 +82,7 @@ describe('group commit', () => {
     const order = new Map<string, number[]>();
     let batches = 0;
     const gc = new GroupCommit<{ key: string; n: number }>({
-      transact: (_lane, fn) => database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now())),
+      transact: (_lane, fn) => database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now())),
       run: async (_trx, _stamp, _ms, jobs) => {
         batches++;
         for (const j of jobs) order.set(j.key, [...(order.get(j.key) ?? []), j.n]);
@@ -100,6 +101,58 @@ describe('group commit', () => {
     await gc.close();
   });
 
+  it('answers a batch only once its commit is durable, and commits the next batch meanwhile', async () => {
+    const syncs: (() => void)[] = [];
+    const gc = new GroupCommit<string>({
+      // A commit whose disk sync the test releases by hand.
+      transact: async (_lane, fn) => {
+        const { value } = await database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
+        return { value, durable: new Promise<void>((resolve) => syncs.push(resolve)) };
+      },
+      run: async (trx, _stamp, _ms, keys) => {
+        for (const k of keys) await trx.insertInto('t' as never).values({ k } as never).execute();
+        return keys.map((k) => ({ ok: true as const, value: k }));
+      },
+      lanes: 1,
+      windowMs: 0,
+      maxBatch: 100,
+    });
+    const settled: string[] = [];
+    const first = gc.submit<string>('d1', 'd1').then((k) => settled.push(k));
+    await expect.poll(() => syncs.length).toBe(1);
+    // Committed (visible) but not durable: not answered; the lane is free for the next batch.
+    const second = gc.submit<string>('d2', 'd2').then((k) => settled.push(k));
+    await expect.poll(() => syncs.length).toBe(2);
+    const rows = await sql<{ k: string }>`select k from t where k in ('d1', 'd2') order by k`.execute(database.db);
+    expect(rows.rows.map((r) => r.k)).toEqual(['d1', 'd2']);
+    expect(settled).toEqual([]);
+    let closed = false;
+    const closing = gc.close().then(() => (closed = true));
+    syncs[0]!();
+    await first;
+    expect(settled).toEqual(['d1']);
+    expect(closed).toBe(false);
+    syncs[1]!();
+    await Promise.all([second, closing]);
+    expect(settled).toEqual(['d1', 'd2']);
+  });
+
+  it('SQLite commitBatch: the batch is durable once `durable` settles, and other writes stay at synchronous=FULL', async () => {
+    const { value, durable } = await database.commitBatch(async (trx) => {
+      await trx.insertInto('t' as never).values({ k: 'wal-1' } as never).execute();
+      return 'done';
+    });
+    expect(value).toBe('done');
+    await durable;
+    const raw = database.raw as SQLite.Database;
+    expect(raw.pragma('synchronous', { simple: true })).toBe(2);
+    // Several batches committed before a sync share it.
+    const many = await Promise.all(['wal-2', 'wal-3', 'wal-4'].map((k) => database.commitBatch((trx) => trx.insertInto('t' as never).values({ k } as never).execute())));
+    await Promise.all(many.map((m) => m.durable));
+    const rows = await sql<{ n: number }>`select count(*) as n from t where k like 'wal-%'`.execute(database.db);
+    expect(rows.rows[0]!.n).toBe(4);
+  });
+
   it('when the batch transaction itself fails, each job gets its own chance', async () => {
     let calls = 0;
     const gc = new GroupCommit<JobRun<unknown>>({
@@ -112,7 +165,7 @@ describe('group commit', () => {
             throw new Error('commit failed');
           });
         }
-        return database.db.transaction().execute((trx) => fn(trx, new Date().toISOString(), Date.now()));
+        return database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
       },
       run: runEach(),
       lanes: 1,

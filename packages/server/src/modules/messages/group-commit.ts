@@ -20,8 +20,12 @@ interface Queued<J> {
 }
 
 export interface GroupCommitOptions<J> {
-  /** Opens a batch's transaction on the writer of `lane` (with its change stamp) and commits it. */
-  transact<T>(lane: number, fn: JobRun<T>): Promise<T>;
+  /**
+   * Opens a batch's transaction on the writer of `lane` (with its change stamp) and commits
+   * it; `durable` settles once the commit is on disk. The lane takes its next batch once
+   * the commit is done; the jobs are answered once it is durable.
+   */
+  transact<T>(lane: number, fn: JobRun<T>): Promise<{ value: T; durable: Promise<void> }>;
   /**
    * Runs the jobs of one batch inside its transaction, in the order given (grouped by key,
    * each key's jobs in the order they were submitted), and returns one outcome per job.
@@ -62,6 +66,8 @@ export class GroupCommit<J> {
   private readonly lanes: Lane<J>[];
   private closed = false;
   private idle: (() => void)[] = [];
+  /** Batches committed, waiting to be durable before their jobs are answered. */
+  private settling = 0;
 
   constructor(private readonly options: GroupCommitOptions<J>) {
     this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => new Lane<J>());
@@ -85,7 +91,7 @@ export class GroupCommit<J> {
   }
 
   private isIdle(): boolean {
-    return this.lanes.every((l) => l.queue.length === 0 && !l.busy);
+    return this.settling === 0 && this.lanes.every((l) => l.queue.length === 0 && !l.busy);
   }
 
   private schedule(lane: Lane<J>, index: number): void {
@@ -99,17 +105,21 @@ export class GroupCommit<J> {
       void this.flush(index, batch).finally(() => {
         lane.busy = false;
         this.schedule(lane, index);
-        if (this.isIdle()) for (const done of this.idle.splice(0)) done();
+        this.checkIdle();
       });
     }, wait);
+  }
+
+  private checkIdle(): void {
+    if (this.isIdle()) for (const done of this.idle.splice(0)) done();
   }
 
   private async flush(lane: number, batch: Queued<J>[]): Promise<void> {
     // Stable: a key's jobs keep their order. Grouping by key keeps lock order stable too.
     const queued = batch.length > 1 ? [...batch].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : batch;
-    let outcomes: Outcome[];
+    let committed: { value: Outcome[]; durable: Promise<void> };
     try {
-      outcomes = await this.options.transact(lane, (trx, stamp, ms) =>
+      committed = await this.options.transact(lane, (trx, stamp, ms) =>
         this.options.run(
           trx,
           stamp,
@@ -126,11 +136,24 @@ export class GroupCommit<J> {
       for (const q of queued) await this.flush(lane, [q]);
       return;
     }
-    queued.forEach((q, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) q.resolve(outcome.value);
-      else q.reject(outcome.err);
-    });
+    const outcomes = committed.value;
+    this.settling++;
+    void committed.durable
+      .then(
+        () =>
+          queued.forEach((q, i) => {
+            const outcome = outcomes[i]!;
+            if (outcome.ok) q.resolve(outcome.value);
+            else q.reject(outcome.err);
+          }),
+        // Committed but not known to be on disk: nobody is told it went through. A retry
+        // (same clientId) is answered from what is stored.
+        (err: unknown) => queued.forEach((q) => q.reject(err)),
+      )
+      .finally(() => {
+        this.settling--;
+        this.checkIdle();
+      });
   }
 }
 

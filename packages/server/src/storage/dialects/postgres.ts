@@ -94,6 +94,8 @@ export function openPostgres(url: string, durability: Durability, poolSize = 10,
     dialect: 'postgres',
     raw: pool,
     messageLog: postgresMessageLog,
+    // synchronous_commit=on: COMMIT returns once the WAL is flushed.
+    commitBatch: async (fn) => ({ value: await writer.transaction().execute(fn), durable: Promise.resolve() }),
     isUniqueViolation: (err) => (err as { code?: string })?.code === '23505',
     isUnavailable: (err) => {
       const e = err as { code?: string; message?: string };

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
@@ -103,6 +104,59 @@ function sqliteMessageLog(raw: SQLite.Database): MessageLog {
   };
 }
 
+/**
+ * fsync of the WAL file in libuv's thread pool. One sync covers every commit made before it
+ * started; a commit made while one runs waits for the next, which every such commit shares.
+ * Linux syncs a file's dirty pages whatever descriptor they were written through.
+ */
+class WalSync {
+  private handle: FileHandle | null = null;
+  private inode = -1;
+  private current: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
+
+  constructor(private readonly file: string) {}
+
+  sync(): Promise<void> {
+    if (this.next) return this.next;
+    if (!this.current) return this.start();
+    this.next = this.current.then(
+      () => this.start(),
+      () => this.start(),
+    );
+    return this.next;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.current, this.next]);
+    await this.handle?.close();
+    this.handle = null;
+  }
+
+  private start(): Promise<void> {
+    this.next = null;
+    const p = this.fsync();
+    this.current = p;
+    const clear = () => {
+      if (this.current === p) this.current = null;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async fsync(): Promise<void> {
+    // The WAL exists once the first transaction committed; SQLite removes it only when the
+    // last connection closes, so a new inode means ours is stale: reopen.
+    const inode = statSync(this.file).ino;
+    if (!this.handle || inode !== this.inode) {
+      await this.handle?.close();
+      this.handle = await open(this.file, 'r');
+      this.inode = inode;
+    }
+    await this.handle.sync();
+  }
+}
+
 /** The embedded default: one file under the data dir, WAL, fsync before every commit returns. */
 export function openSqlite(file: string, durability: Durability): Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -113,6 +167,7 @@ export function openSqlite(file: string, durability: Durability): Database {
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw) }) });
+  const wal = durability === 'full' && file !== ':memory:' ? new WalSync(`${file}-wal`) : null;
   return {
     db,
     writer: db,
@@ -120,9 +175,25 @@ export function openSqlite(file: string, durability: Durability): Database {
     dialect: 'sqlite',
     raw,
     messageLog: sqliteMessageLog(raw),
+    commitBatch: async (fn) => {
+      if (!wal) return { value: await db.transaction().execute(fn), durable: Promise.resolve() };
+      // The batch commits at synchronous=NORMAL (no fsync inside COMMIT, which would stop
+      // the event loop) and is synced right after, off the loop; every other write keeps
+      // FULL. The connection is held throughout, so nothing else commits at NORMAL.
+      const value = await db.connection().execute(async (conn) => {
+        raw.pragma('synchronous = NORMAL');
+        try {
+          return await conn.transaction().execute(fn);
+        } finally {
+          raw.pragma('synchronous = FULL');
+        }
+      });
+      return { value, durable: wal.sync() };
+    },
     isUniqueViolation: (err) => (err as { code?: string })?.code?.startsWith('SQLITE_CONSTRAINT') === true && /UNIQUE|PRIMARY KEY/.test(String((err as Error).message)),
     isUnavailable: () => false,
     close: async () => {
+      await wal?.close();
       await db.destroy();
     },
   };
