@@ -71,6 +71,21 @@ export async function mayAddToGroup(db: Kysely<DB>, adder: string, target: strin
  * conversation, not one already accepted, as in other messengers.
  */
 export async function mayWriteDirect(db: Kysely<DB>, from: string, to: string): Promise<boolean> {
-  const [rel, target] = await Promise.all([relationship(db, from, to), db.selectFrom('users').select('deleted_at').where('id', '=', to).executeTakeFirst()]);
-  return !rel.blocked && target !== undefined && target.deleted_at === null;
+  // One query (this runs on every direct send): the target's account, and a block either way.
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => [
+      'deleted_at',
+      eb
+        .exists(
+          eb
+            .selectFrom('blocks')
+            .select('blocker_id')
+            .where((b) => b.or([b.and([b('blocker_id', '=', from), b('blocked_id', '=', to)]), b.and([b('blocker_id', '=', to), b('blocked_id', '=', from)])])),
+        )
+        .as('blocked'),
+    ])
+    .where('id', '=', to)
+    .executeTakeFirst();
+  return row !== undefined && row.deleted_at === null && !row.blocked;
 }
