@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext, RouteAuth } from '../context.ts';
 import { loggerOptions } from '../log.ts';
@@ -12,6 +12,7 @@ import { authHook, type Authenticator } from './auth.ts';
 import { clientErrorHandler, errorHandler, toErrorBody } from './errors.ts';
 import { INPUT_LIMITS, installInputLimits } from './limits.ts';
 import { corsPreflight, securityHeaders, securityHeaderSetter } from './security.ts';
+import { serializerCompiler } from './serializers.ts';
 
 export interface RouteEntry {
   method: string;

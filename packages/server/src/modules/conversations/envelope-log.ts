@@ -111,7 +111,8 @@ export function toEnvelope(row: MessageRow, nowIso: string = new Date().toISOStr
     kind: row.kind as EnvelopeKind,
     refs,
     content: row.deleted_at || expired || row.encoding === null || row.data === null ? null : { encoding: row.encoding as ContentEncoding, data: row.data },
-    attachmentIds: expired || row.deleted_at ? [] : (JSON.parse(row.attachment_ids) as string[]),
+    // Most envelopes carry no attachment: skip parsing their '[]'.
+    attachmentIds: expired || row.deleted_at || row.attachment_ids === '[]' ? [] : (JSON.parse(row.attachment_ids) as string[]),
     createdAt: row.created_at,
   };
   if (row.edited_at) env.editedAt = row.edited_at;
