@@ -61,7 +61,8 @@ export interface SendFileOptions {
   filename?: string;
   /** Text shown with the file (may be empty). */
   caption?: string;
-  thumbnail?: ThumbnailInput;
+  /** Bytes (a Blob or a Uint8Array), or the bytes with their type and size. */
+  thumbnail?: BinaryBody | ThumbnailInput;
   width?: number;
   height?: number;
   durationMs?: number;
@@ -471,7 +472,7 @@ export class ParleyClient extends ParleyApi {
     if (options.durationMs !== undefined) info.durationMs = options.durationMs;
     const ids = [uploaded.id];
     if (options.thumbnail) {
-      const t = options.thumbnail;
+      const t: ThumbnailInput = 'data' in options.thumbnail ? options.thumbnail : { data: options.thumbnail };
       const thumbType = t.contentType ?? typeOf(t.data) ?? 'image/jpeg';
       const thumb = await this.attachments.upload(t.data, { contentType: thumbType });
       info.thumbnail = { id: thumb.id, contentType: thumbType, ...(t.width ? { width: t.width } : {}), ...(t.height ? { height: t.height } : {}) };

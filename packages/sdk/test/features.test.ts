@@ -144,6 +144,13 @@ for (const dialect of DIALECTS) {
       expect(textOf((await bob.client.attachments.download(info!.id)).bytes)).toBe('full size photo');
       expect(textOf((await bob.client.attachments.download(info!.thumbnail!.id)).bytes)).toBe('tiny');
 
+      // A thumbnail may be plain bytes too.
+      const doc = await ada.client.sendFile(adaBob.id, bytes('%PDF'), { contentType: 'application/pdf', filename: 'plan.pdf', thumbnail: bytes('page one') });
+      await ada.client.waitForAck(doc.clientId);
+      const pdf = await eventually(() => bob.client.store.getMessages(adaBob.id).find((m) => m.attachments[0]?.name === 'plan.pdf'), 'the pdf at bob');
+      expect(pdf.attachments[0]).toMatchObject({ kind: 'file', contentType: 'application/pdf', thumbnail: { contentType: 'image/jpeg' } });
+      expect(textOf((await bob.client.attachments.download(pdf.attachments[0]!.thumbnail!.id)).bytes)).toBe('page one');
+
       const voice = await ada.client.sendVoice(adaBob.id, bytes('ogg opus'), { durationMs: 5400, contentType: 'audio/ogg' });
       await ada.client.waitForAck(voice.clientId);
       const note = await eventually(() => bob.client.store.getMessages(adaBob.id).find((m) => m.attachments[0]?.kind === 'voice'), 'the voice note at bob');
