@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DB } from '../../storage/db.ts';
-import { appendEnvelope, appendEnvelopes, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
+import { appendEnvelope, appendEnvelopes, findSendFacts, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
 import type { Graph } from '../graph/index.ts';
 import { GroupCommit, type Outcome } from './group-commit.ts';
 
@@ -122,20 +122,18 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
   }
 
   async function plan(caller: Caller, conversationId: string, body: SendBody): Promise<Plan> {
-    const m = await conversations.membership(caller.userId, conversationId);
-    if (!m) throw notFound('no such conversation');
+    const facts = await findSendFacts(db, caller.userId, conversationId);
+    if (!facts) throw notFound('no such conversation');
+    const { membership: m, peer } = facts;
     let peerId: string | null = null;
     let requester = false;
-    if (m.type === 'direct') {
-      const peer = await db.selectFrom('members').select(['user_id', 'state']).where('conversation_id', '=', conversationId).where('user_id', '!=', caller.userId).executeTakeFirst();
-      if (peer) {
-        peerId = peer.user_id;
-        // A block (or a deleted account) reads exactly like privacy settings that forbid contact.
-        if (!(await graph.mayWriteDirect(caller.userId, peer.user_id))) throw new AppError('messaging_not_allowed', 'you cannot message this person');
-        requester = m.state === 'active' && peer.state !== 'active';
-        // An unanswered request is still governed by the recipient's settings: "nobody" stops it now.
-        if (requester && (await graph.reach(caller.userId, peer.user_id)) === 'denied') throw new AppError('messaging_not_allowed', 'you cannot message this person');
-      }
+    if (m.type === 'direct' && peer) {
+      peerId = peer.userId;
+      // A block (or a deleted account) reads exactly like privacy settings that forbid contact.
+      if (!(await graph.mayWriteDirect(caller.userId, peer.userId))) throw new AppError('messaging_not_allowed', 'you cannot message this person');
+      requester = m.state === 'active' && peer.state !== 'active';
+      // An unanswered request is still governed by the recipient's settings: "nobody" stops it now.
+      if (requester && (await graph.reach(caller.userId, peer.userId)) === 'denied') throw new AppError('messaging_not_allowed', 'you cannot message this person');
     }
     const attachmentIds = [...new Set(body.attachmentIds ?? [])];
     if (requester) {
