@@ -97,6 +97,7 @@ export const ConversationSettings = z
   .strict()
   .refine((s) => Object.keys(s).length > 0, { message: 'name at least one setting' })
   .refine((s) => !(s.muted === false && s.mutedUntil), { message: 'mutedUntil needs muted to be true', path: ['mutedUntil'] })
+  .refine((s) => !s.mutedUntil || Date.parse(s.mutedUntil) > Date.now(), { message: 'must be in the future', path: ['mutedUntil'] })
   .refine((s) => !(s.archived === true && s.pinned === true), { message: 'an archived conversation cannot be pinned', path: ['pinned'] });
 export type ConversationSettings = z.infer<typeof ConversationSettings>;
 

@@ -267,6 +267,7 @@ for (const dialect of DIALECTS) {
           expect(res.status, JSON.stringify(body)).toBe(400);
           expect(res.body.error.code).toBe('invalid_request');
         }
+        expect((await settings(a, dm, { mutedUntil: new Date(Date.now() - 1000).toISOString() })).body.error.data.field).toBe('body.mutedUntil');
 
         // Time passes (the end time is moved into the past): the mute is over without a write.
         await t.server.ctx.db.updateTable('members').set({ muted_until: new Date(Date.now() - 1000).toISOString() }).where('conversation_id', '=', dm).where('user_id', '=', a.id).execute();

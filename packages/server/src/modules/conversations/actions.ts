@@ -499,10 +499,6 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
      */
     async setSettings(caller: Caller, conversationId: string, change: SettingsChange): Promise<Conversation> {
       await memberOf(caller, conversationId);
-      const now = Date.now();
-      if (change.mutedUntil && Date.parse(change.mutedUntil) <= now) {
-        throw new AppError('invalid_request', 'body.mutedUntil: must be in the future', { data: { field: 'body.mutedUntil' } });
-      }
       await write(async (trx, stamp) => {
         const values: { muted?: number; muted_until?: string | null; archived?: number; pinned_at?: string | null; updated_at: string } = { updated_at: stamp };
         if (change.muted === false) Object.assign(values, { muted: 0, muted_until: null });
