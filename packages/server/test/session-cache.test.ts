@@ -47,6 +47,19 @@ for (const { dialect, bus, config } of await busVariants()) {
       expect(await fresh.authenticate(u.token)).toBeNull();
     });
 
+    it('still records a session’s last activity, off the request path', async () => {
+      const u = await t.api.signUp('active');
+      const { db } = t.server.ctx;
+      const stale = '2020-01-01T00:00:00.000Z';
+      await db.updateTable('sessions').set({ last_active_at: stale }).where('id', '=', u.sessionId).execute();
+      const fresh = createAccounts(t.server.ctx);
+      await fresh.caching;
+      expect(await fresh.authenticate(u.token)).not.toBeNull();
+      const stamp = async () => (await db.selectFrom('sessions').select('last_active_at').where('id', '=', u.sessionId).executeTakeFirstOrThrow()).last_active_at;
+      while ((await stamp()) === stale) await new Promise((r) => setTimeout(r, 10));
+      expect(Date.parse(await stamp())).toBeGreaterThan(Date.parse(stale));
+    });
+
     it('a session signed out from another device stops working everywhere at once', async () => {
       const u = await t.api.signUp('revoked');
       const tablet = await signIn(u.username);

@@ -1,4 +1,5 @@
 import type { AuthResult, Session, User } from '@parley/protocol';
+import { coalesce } from '../../coalesce.ts';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { nowIso, uuidv7 } from '../../ids.ts';
@@ -41,6 +42,17 @@ export function createAccounts(ctx: AppContext) {
       return false;
     });
 
+  // Last activity is bookkeeping for the device list: written off the request path, the
+  // sessions of many requests in one transaction.
+  const writeActivity = coalesce<string, string>((batch) =>
+    db.transaction().execute(async (trx) => {
+      for (const [sessionId, at] of batch) await trx.updateTable('sessions').set({ last_active_at: at }).where('id', '=', sessionId).execute();
+    }),
+  );
+  function touch(sessionId: string, now: number): void {
+    writeActivity(sessionId, nowIso(now)).catch((err: unknown) => ctx.log.warn({ err }, 'session activity not written'));
+  }
+
   /**
    * Sessions were deleted (committed): they stop working here at once, on every other
    * process once the bus has carried the news (awaited, so the caller's answer leaves after
@@ -75,7 +87,7 @@ export function createAccounts(ctx: AppContext) {
     const caller = { userId: row.user_id, sessionId: row.id };
     let lastActiveAt = Date.parse(row.last_active_at);
     if (now - lastActiveAt > ACTIVITY_WRITE_MS) {
-      await db.updateTable('sessions').set({ last_active_at: nowIso(now) }).where('id', '=', row.id).execute();
+      touch(row.id, now);
       lastActiveAt = now;
     }
     cache.put(hash, caller, now, lastActiveAt, generation);
@@ -141,8 +153,8 @@ export function createAccounts(ctx: AppContext) {
 
     /**
      * The caller behind a bearer token, or null. Answered from memory when the token was
-     * checked in the last few seconds and no revocation of it was heard since; the session's
-     * last activity is still written at most once a minute.
+     * checked in the last few seconds and no revocation of it was heard since. The session's
+     * last activity is written at most once a minute, without holding up the caller.
      */
     async authenticate(token: string): Promise<Caller | null> {
       if (!token || token.length > 512) return null;
@@ -152,7 +164,7 @@ export function createAccounts(ctx: AppContext) {
       if (!hit) return lookup(hash, now);
       if (now - hit.lastActiveAt > ACTIVITY_WRITE_MS) {
         hit.lastActiveAt = now;
-        await db.updateTable('sessions').set({ last_active_at: nowIso(now) }).where('id', '=', hit.caller.sessionId).execute();
+        touch(hit.caller.sessionId, now);
       }
       return { ...hit.caller };
     },

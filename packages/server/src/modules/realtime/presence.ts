@@ -1,3 +1,4 @@
+import { coalesce } from '../../coalesce.ts';
 import type { AppContext } from '../../context.ts';
 import { nowIso } from '../../ids.ts';
 import type { PresenceStore } from './presence-store.ts';
@@ -44,6 +45,14 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
     const viewers = (await deps.viewersOf(userId)).filter((id) => id !== userId);
     if (viewers.length > 0) ctx.emit({ type: 'presence', userId, status, lastSeenAt, recipientIds: viewers });
   }
+
+  // Last seen, written before "offline" is announced (a peer may read it right after); the
+  // users of a reconnect storm's many disconnects share a transaction.
+  const writeLastSeen = coalesce<string, string>((batch) =>
+    ctx.db.transaction().execute(async (trx) => {
+      for (const [userId, at] of batch) await trx.updateTable('users').set({ last_seen_at: at }).where('id', '=', userId).execute();
+    }),
+  );
 
   /**
    * Snapshots being computed, by viewer: the devices of one user that connect together (a
@@ -95,7 +104,7 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
       return serialize(userId, async () => {
         if (!(await deps.store.disconnect(userId))) return;
         const at = nowIso();
-        await ctx.db.updateTable('users').set({ last_seen_at: at }).where('id', '=', userId).execute();
+        await writeLastSeen(userId, at);
         await announce(userId, 'offline', at);
       });
     },
