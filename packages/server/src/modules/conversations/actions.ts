@@ -359,9 +359,12 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
           out.push(await appendSystem(trx, conversationId, caller, 'description_changed', { description }, stamp));
         }
         if (avatar !== undefined) {
+          // The picture being replaced, read under the row's lock: two changes at once must not leave one behind.
+          await trx.updateTable('conversations').set((eb) => ({ id: eb.ref('id') })).where('id', '=', conversationId).execute();
+          const { avatar_attachment_id: previous } = await trx.selectFrom('conversations').select('avatar_attachment_id').where('id', '=', conversationId).executeTakeFirstOrThrow();
           await set({ avatar_attachment_id: avatar });
           if (avatar) await trx.updateTable('attachments').set({ referenced_at: stamp }).where('id', '=', avatar).where('referenced_at', 'is', null).execute();
-          if (conv.avatar_attachment_id && deps.attachments) discarded = await deps.attachments.deleteUnused(trx, [conv.avatar_attachment_id]);
+          if (previous && previous !== avatar && deps.attachments) discarded = await deps.attachments.deleteUnused(trx, [previous]);
           out.push(await appendSystem(trx, conversationId, caller, 'avatar_changed', { attachmentId: avatar }, stamp));
         }
         if (policy !== undefined) {
