@@ -115,6 +115,20 @@ for (const dialect of DIALECTS) {
         expect(await download(member, third)).toBe(404);
       });
 
+      it('two avatar changes at once leave exactly one picture: the one shown', async () => {
+        const owner = await signUp('ga');
+        const { id } = await groupOf(owner, 0);
+        const old = await upload(owner, 'old');
+        await t.api.patch(`/v1/conversations/${id}`, { avatarAttachmentId: old }, owner.token);
+        const [x, y] = [await upload(owner, 'x'), await upload(owner, 'y')];
+        const answers = await Promise.all([x, y].map((a) => t.api.patch(`/v1/conversations/${id}`, { avatarAttachmentId: a }, owner.token)));
+        expect(answers.map((r) => r.status)).toEqual([200, 200]);
+        const shown = (await t.api.get(`/v1/conversations/${id}`, owner.token)).body.avatarAttachmentId;
+        expect([x, y]).toContain(shown);
+        const left = await t.server.ctx.db.selectFrom('attachments').select('id').where('id', 'in', [old, x, y]).execute();
+        expect(left.map((r) => r.id)).toEqual([shown]);
+      });
+
       it('a direct conversation has no title, description or avatar; too long a description is a 400', async () => {
         const a = await signUp('dd');
         const b = await signUp('dd');
