@@ -45,6 +45,7 @@ export const AccountExport = z.object({
       readSeq: z.number().int(),
       deliveredSeq: z.number().int(),
       muted: z.boolean(),
+      mutedUntil: Timestamp.nullable(),
       archived: z.boolean(),
       pinnedAt: Timestamp.nullable(),
       members: z.array(z.object({ userId: Id, role: z.enum(['owner', 'admin', 'member']), state: z.enum(['active', 'request', 'declined']) })),

@@ -52,7 +52,7 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
         db
           .selectFrom('members as m')
           .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-          .select(['c.id', 'c.type', 'c.title', 'c.created_at', 'm.role', 'm.state', 'm.joined_at', 'm.read_seq', 'm.delivered_seq', 'm.muted', 'm.archived', 'm.pinned_at'])
+          .select(['c.id', 'c.type', 'c.title', 'c.created_at', 'm.role', 'm.state', 'm.joined_at', 'm.read_seq', 'm.delivered_seq', 'm.muted', 'm.muted_until', 'm.archived', 'm.pinned_at'])
           .where('m.user_id', '=', me)
           .orderBy('c.created_at')
           .execute(),
@@ -96,6 +96,7 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
           readSeq: m.read_seq,
           deliveredSeq: m.delivered_seq,
           muted: toBool(m.muted),
+          mutedUntil: m.muted_until,
           archived: toBool(m.archived),
           pinnedAt: m.pinned_at,
           members: members.filter((x) => x.conversation_id === m.id).map((x) => ({ userId: x.user_id, role: x.role, state: x.state })),
