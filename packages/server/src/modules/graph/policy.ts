@@ -1,7 +1,7 @@
 import { DEFAULT_PRIVACY, type Audience, type PrivacySettings } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../storage/db.ts';
-import { toBool } from '../../storage/db.ts';
+import { precompile, toBool } from '../../storage/db.ts';
 
 /** How `from` stands toward `to`, as far as reaching them goes. */
 export interface Relationship {
@@ -71,21 +71,29 @@ export async function mayAddToGroup(db: Kysely<DB>, adder: string, target: strin
  * conversation, not one already accepted, as in other messengers.
  */
 export async function mayWriteDirect(db: Kysely<DB>, from: string, to: string): Promise<boolean> {
-  // One query (this runs on every direct send): the target's account, and a block either way.
-  const row = await db
-    .selectFrom('users')
-    .select((eb) => [
-      'deleted_at',
-      eb
-        .exists(
-          eb
-            .selectFrom('blocks')
-            .select('blocker_id')
-            .where((b) => b.or([b.and([b('blocker_id', '=', from), b('blocked_id', '=', to)]), b.and([b('blocker_id', '=', to), b('blocked_id', '=', from)])])),
-        )
-        .as('blocked'),
-    ])
-    .where('id', '=', to)
-    .executeTakeFirst();
+  let query = writeDirectQueries.get(db);
+  if (!query) writeDirectQueries.set(db, (query = compileWriteDirect(db)));
+  const [row] = await query(db, from, to);
   return row !== undefined && row.deleted_at === null && !row.blocked;
 }
+
+// One query, compiled once per database (this runs on every direct send): the target's
+// account, and a block either way.
+const compileWriteDirect = (db: Kysely<DB>) =>
+  precompile(2, (from: string, to: string) =>
+    db
+      .selectFrom('users')
+      .select((eb) => [
+        'deleted_at',
+        eb
+          .exists(
+            eb
+              .selectFrom('blocks')
+              .select('blocker_id')
+              .where((b) => b.or([b.and([b('blocker_id', '=', from), b('blocked_id', '=', to)]), b.and([b('blocker_id', '=', to), b('blocked_id', '=', from)])])),
+          )
+          .as('blocked'),
+      ])
+      .where('id', '=', to),
+  );
+const writeDirectQueries = new WeakMap<Kysely<DB>, ReturnType<typeof compileWriteDirect>>();
