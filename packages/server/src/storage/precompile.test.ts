@@ -39,6 +39,6 @@ describe('precompile', () => {
 
   it('refuses a build that does not bind an argument as a value', () => {
     const db = database.db.withTables<{ pc: { a: string; b: string; kind: string } }>();
-    expect(() => precompile(2, (p: string) => db.selectFrom('pc').select('a').where('a', '=', p))).toThrow(/argument 1/);
+    expect(() => precompile(2, (p: string, _q: string) => db.selectFrom('pc').select('a').where('a', '=', p))).toThrow(/argument 1/);
   });
 });
