@@ -137,8 +137,9 @@ function SignedIn({ client, me, setMe, onSignedOut }: { client: ParleyClient; me
         setMe(u);
       },
       users,
-      signOut: async () => {
-        await client.signOut().catch(() => undefined);
+      signOut: async ({ remote = true } = {}) => {
+        if (remote) await client.signOut().catch(() => undefined);
+        else client.disconnect();
         onSignedOut();
       },
       toast: (text: string) => {

@@ -7,8 +7,11 @@ export interface AppState {
   me: User;
   setMe(user: User): void;
   users: UserDirectory;
-  /** Ends this device's session and returns to the sign-in screen. */
-  signOut(): Promise<void>;
+  /**
+   * Ends this device's session and returns to the sign-in screen. `remote: false` only
+   * forgets it here (the account was just deleted: there is no session left to revoke).
+   */
+  signOut(options?: { remote?: boolean }): Promise<void>;
   /** Show a short message to the person (and to screen readers). */
   toast(text: string): void;
 }

@@ -39,9 +39,19 @@ export function describeError(failure: unknown): string {
     case 'not_found':
       return 'Not found. It may have been removed.';
     case 'forbidden':
+      // A wrong password where one is asked again (account deletion, a password change).
+      if (err.data?.field === 'password' || err.data?.field === 'currentPassword') return 'That password is not right.';
       return 'You are not allowed to do that.';
     case 'too_large':
       return 'That is too large.';
+    case 'conflict':
+      return err.data?.reason === 'pin_limit' && typeof err.data.limit === 'number'
+        ? `At most ${err.data.limit} messages can be pinned. Unpin one first.`
+        : 'That changed meanwhile. Try again.';
+    case 'limit_reached':
+      return typeof err.data?.limit === 'number' ? `You have reached the limit of ${err.data.limit}.` : 'You have reached the limit for that.';
+    case 'unsupported_media_type':
+      return 'That type of file cannot be sent.';
     case 'invalid_request': {
       const field = typeof err.data?.field === 'string' ? err.data.field.replace(/^body\./, '') : null;
       return field ? `Check the ${field}: ${err.message}` : `That did not work: ${err.message}`;

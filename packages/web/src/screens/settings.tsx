@@ -434,7 +434,7 @@ function DataCard() {
     setError(null);
     try {
       await client.me.delete(password);
-      await signOut();
+      await signOut({ remote: false });
     } catch (err) {
       setError(describeError(err));
     }
