@@ -6,9 +6,27 @@ import { servedInline, type Attachment } from '@parley/protocol';
  * a blob: URL, which the CSP allows for images and media. Downloads are shared per id.
  */
 export function uploadAttachment(client: ParleyClient, file: File): Promise<Attachment> {
-  // The server refuses control characters and slashes in a filename.
-  const filename = [...file.name].map((ch) => (ch.charCodeAt(0) < 0x20 || ch === '\u007f' || ch === '/' || ch === '\\' ? '_' : ch)).join('').trim().slice(0, 255);
+  const filename = safeFilename(file.name);
   return client.attachments.upload(file, { contentType: file.type || 'application/octet-stream', ...(filename ? { filename } : {}) });
+}
+
+/** The server refuses control characters and slashes in a filename. */
+export function safeFilename(name: string): string {
+  return [...name].map((ch) => (ch.charCodeAt(0) < 0x20 || ch === '\u007f' || ch === '/' || ch === '\\' ? '_' : ch)).join('').trim().slice(0, 255);
+}
+
+/** Save a downloaded file under a name, as a click on a download link would. */
+export function saveAs(url: string, filename: string): void {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+}
+
+/** "0:07", "1:32". */
+export function formatClock(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 export interface Downloaded {

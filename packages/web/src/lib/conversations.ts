@@ -27,8 +27,12 @@ export function previewOf(m: MessageView | undefined, meId: string, users: UserD
   if (m.kind === 'system') return systemText(m, meId, users);
   if (m.deleted) return `${who}This message was unsent`;
   if (m.unreadable) return `${who}Message could not be read`;
+  if (m.forwarded && m.text) return `${who}↪ ${m.text.replace(/\s+/g, ' ')}`;
   const text = m.text ?? '';
-  if (!text && m.attachmentIds.length) return `${who}📎 Attachment`;
+  if (!text && m.attachmentIds.length) {
+    const kind = m.attachments[0]?.kind;
+    return `${who}${kind === 'voice' ? '🎤 Voice note' : kind === 'image' ? '📷 Photo' : kind === 'video' ? '🎬 Video' : '📎 Attachment'}`;
+  }
   return `${who}${text.replace(/\s+/g, ' ')}`;
 }
 
@@ -43,6 +47,12 @@ export function systemText(m: MessageView, meId: string, users: UserDirectory): 
   switch (c.event) {
     case 'title_changed':
       return `${actor} renamed the group to “${String(data.title ?? '')}”`;
+    case 'description_changed':
+      return data.description ? `${actor} changed the group’s description` : `${actor} removed the group’s description`;
+    case 'avatar_changed':
+      return data.attachmentId ? `${actor} changed the group’s picture` : `${actor} removed the group’s picture`;
+    case 'info_policy_changed':
+      return data.infoEditableBy === 'members' ? `${actor} let all members change the group’s info` : `${actor} let only admins change the group’s info`;
     case 'members_added':
       return `${actor} added ${targets?.join(', ') || 'someone'}`;
     case 'member_removed':

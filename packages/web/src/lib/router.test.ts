@@ -6,6 +6,7 @@ describe('routes', () => {
     const routes: Route[] = [
       { name: 'inbox' },
       { name: 'requests' },
+      { name: 'archived' },
       { name: 'conversation', id: '0190-abc_D' },
       { name: 'settings' },
       { name: 'settings', section: 'privacy' },

@@ -7,6 +7,7 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { name: 'inbox' }
   | { name: 'requests' }
+  | { name: 'archived' }
   | { name: 'conversation'; id: string }
   | { name: 'settings'; section?: string }
   | { name: 'join'; token: string }
@@ -20,6 +21,8 @@ export function parseRoute(pathname: string): Route {
       return { name: 'inbox' };
     case 'requests':
       return { name: 'requests' };
+    case 'archived':
+      return { name: 'archived' };
     case 'c':
       return parts[1] ? { name: 'conversation', id: parts[1] } : { name: 'inbox' };
     case 'settings':
@@ -41,6 +44,8 @@ export function pathOf(route: Route): string {
       return '/';
     case 'requests':
       return '/requests';
+    case 'archived':
+      return '/archived';
     case 'conversation':
       return `/c/${encodeURIComponent(route.id)}`;
     case 'settings':

@@ -2,11 +2,12 @@ import { useEffect, useRef, useState, type ChangeEvent, type KeyboardEvent } fro
 import { LIMITS } from '@parley/protocol';
 import type { Conversation, MessageView, PlainContent } from '@parley/sdk';
 import { useApp } from '../lib/app-context.ts';
-import { uploadAttachment } from '../lib/attachments.ts';
+import { formatClock, safeFilename } from '../lib/attachments.ts';
 import { describeError } from '../lib/errors.ts';
+import { makeThumbnail } from '../lib/images.ts';
 import { mentionRanges, type Chosen } from '../text/mentions.ts';
 import { EmojiPicker } from '../ui/emoji-picker.tsx';
-import { IconClose, IconEdit, IconPaperclip, IconReply, IconSend, IconSmile } from '../ui/icons.tsx';
+import { IconClose, IconEdit, IconMic, IconPaperclip, IconReply, IconSend, IconSmile } from '../ui/icons.tsx';
 
 const TYPING_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
@@ -27,8 +28,9 @@ export function Composer({
   const { client, me, users, toast } = useApp();
   const [text, setText] = useState('');
   const [chosen, setChosen] = useState<Chosen[]>([]);
-  const [files, setFiles] = useState<{ id: string; name: string }[]>([]);
+  const [files, setFiles] = useState<{ key: string; file: File }[]>([]);
   const [uploading, setUploading] = useState(0);
+  const voice = useVoiceRecorder();
   const [emoji, setEmoji] = useState(false);
   const [suggest, setSuggest] = useState<{ query: string; at: number; index: number } | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
@@ -116,13 +118,29 @@ export function Composer({
     try {
       if (editing?.id) {
         if (body && body !== editing.text) await client.edit(cid, editing.id, body);
+      } else if (files.length) {
+        // One message per file, the text as the first one's caption. Images go with a
+        // thumbnail made here with a canvas; the upload happens now, then the send is optimistic.
+        setUploading((n) => n + 1);
+        try {
+          for (const [i, { file }] of files.entries()) {
+            const thumb = file.type.startsWith('image/') && file.type !== 'image/svg+xml' ? await makeThumbnail(file) : null;
+            const name = safeFilename(file.name);
+            await client.sendFile(cid, file, {
+              contentType: file.type || 'application/octet-stream',
+              ...(name ? { filename: name } : {}),
+              caption: i === 0 ? body : '',
+              ...(thumb ? { thumbnail: { data: thumb.blob, contentType: 'image/jpeg', width: thumb.width, height: thumb.height }, width: thumb.sourceWidth, height: thumb.sourceHeight } : {}),
+              ...(i === 0 && replyTo?.id ? { replyTo: replyTo.id } : {}),
+            });
+          }
+        } finally {
+          setUploading((n) => n - 1);
+        }
       } else {
         const content: PlainContent = { type: 'text', text: body, ...(mentions.length ? { mentions } : {}) };
         if (replyTo?.id) content.replyPreview = { messageId: replyTo.id, senderId: replyTo.senderId, text: (replyTo.text ?? '').slice(0, 200) };
-        await client.send(cid, content, {
-          ...(replyTo?.id ? { refs: { replyTo: replyTo.id } } : {}),
-          ...(files.length ? { attachmentIds: files.map((f) => f.id) } : {}),
-        });
+        await client.send(cid, content, replyTo?.id ? { refs: { replyTo: replyTo.id } } : {});
       }
       setText('');
       setChosen([]);
@@ -164,20 +182,22 @@ export function Composer({
     }
   };
 
-  const attach = async (list: FileList | null) => {
+  const attach = (list: FileList | null) => {
     if (!list?.length) return;
-    for (const file of [...list].slice(0, LIMITS.attachmentsPerMessage - files.length)) {
-      setUploading((n) => n + 1);
-      try {
-        const a = await uploadAttachment(client, file);
-        setFiles((prev) => [...prev, { id: a.id, name: file.name }]);
-      } catch (err) {
-        toast(`${file.name}: ${describeError(err)}`);
-      } finally {
-        setUploading((n) => n - 1);
-      }
-    }
+    const picked = [...list].slice(0, Math.max(0, LIMITS.attachmentsPerMessage - files.length));
+    setFiles((prev) => [...prev, ...picked.map((file) => ({ key: `${file.name}-${file.size}-${Math.random()}`, file }))]);
     if (fileInput.current) fileInput.current.value = '';
+  };
+
+  const sendVoice = async () => {
+    const note = await voice.stop();
+    if (!note) return;
+    try {
+      await client.sendVoice(cid, note.blob, { durationMs: note.durationMs, contentType: note.blob.type || 'audio/webm', ...(replyTo?.id ? { replyTo: replyTo.id } : {}) });
+      onClearContext();
+    } catch (err) {
+      toast(describeError(err));
+    }
   };
 
   const insertEmoji = (e: string) => {
@@ -219,9 +239,9 @@ export function Composer({
       {(files.length > 0 || uploading > 0) && (
         <div className="composer-files" aria-live="polite">
           {files.map((f) => (
-            <span key={f.id} className="chip">
-              {f.name}
-              <button type="button" className="icon-btn" aria-label={`Remove ${f.name}`} onClick={() => setFiles((prev) => prev.filter((x) => x.id !== f.id))}>
+            <span key={f.key} className="chip">
+              {f.file.name}
+              <button type="button" className="icon-btn" aria-label={`Remove ${f.file.name}`} disabled={uploading > 0} onClick={() => setFiles((prev) => prev.filter((x) => x.key !== f.key))}>
                 <IconClose />
               </button>
             </span>
@@ -243,11 +263,25 @@ export function Composer({
         <button type="button" className="icon-btn" aria-label="Attach files" title="Attach files" onClick={() => fileInput.current?.click()} disabled={!!editing}>
           <IconPaperclip />
         </button>
-        <input ref={fileInput} type="file" multiple hidden onChange={(e) => void attach(e.target.files)} aria-hidden="true" tabIndex={-1} />
+        <input ref={fileInput} type="file" multiple hidden onChange={(e) => attach(e.target.files)} aria-hidden="true" tabIndex={-1} />
+        {voice.state !== 'idle' && (
+          <div className="recording" role="status">
+            <span className="dot" aria-hidden="true" />
+            <span>{voice.state === 'starting' ? 'Starting the microphone…' : `Recording ${formatClock(voice.elapsedMs)}`}</span>
+            <span className="grow" />
+            <button type="button" className="btn btn-ghost btn-small" onClick={() => voice.cancel()}>
+              Cancel<span className="visually-hidden"> the voice note</span>
+            </button>
+            <button type="button" className="btn btn-primary btn-small" disabled={voice.state !== 'recording'} onClick={() => void sendVoice()}>
+              Send voice note
+            </button>
+          </div>
+        )}
         <label htmlFor="composer-input" className="visually-hidden">
           {editing ? 'Edit message' : 'Message'}
         </label>
         <textarea
+          hidden={voice.state !== 'idle'}
           id="composer-input"
           ref={area}
           rows={1}
@@ -265,10 +299,96 @@ export function Composer({
         <button type="button" className="icon-btn" aria-label="Insert emoji" aria-expanded={emoji} onClick={() => setEmoji((x) => !x)}>
           <IconSmile />
         </button>
-        <button type="button" className="icon-btn send-btn" aria-label={editing ? 'Save edit' : 'Send'} onClick={() => void send()} disabled={(!text.trim() && !files.length) || uploading > 0}>
-          <IconSend />
-        </button>
+        {!text.trim() && !files.length && !editing && voice.supported ? (
+          <button type="button" className="icon-btn send-btn" aria-label="Record a voice note" title="Record a voice note" disabled={voice.state !== 'idle'} onClick={() => void voice.start().catch((err: unknown) => toast(voiceError(err)))}>
+            <IconMic />
+          </button>
+        ) : (
+          <button type="button" className="icon-btn send-btn" aria-label={editing ? 'Save edit' : 'Send'} onClick={() => void send()} disabled={(!text.trim() && !files.length) || uploading > 0}>
+            <IconSend />
+          </button>
+        )}
       </div>
     </div>
   );
+}
+
+type RecorderState = 'idle' | 'starting' | 'recording';
+
+/**
+ * A voice note with MediaRecorder: start asks for the microphone, stop hands back the
+ * recording and its length, cancel throws it away. The microphone is released either way.
+ */
+function useVoiceRecorder() {
+  const supported = typeof MediaRecorder !== 'undefined' && !!navigator.mediaDevices?.getUserMedia;
+  const [state, setState] = useState<RecorderState>('idle');
+  const [elapsedMs, setElapsedMs] = useState(0);
+  const rec = useRef<{ recorder: MediaRecorder; stream: MediaStream; chunks: Blob[]; startedAt: number; timer: ReturnType<typeof setInterval> } | null>(null);
+
+  const release = () => {
+    const r = rec.current;
+    rec.current = null;
+    if (!r) return;
+    clearInterval(r.timer);
+    for (const t of r.stream.getTracks()) t.stop();
+    setState('idle');
+    setElapsedMs(0);
+  };
+  useEffect(() => () => {
+    if (rec.current?.recorder.state === 'recording') rec.current.recorder.stop();
+    release();
+  }, []);
+
+  const start = async () => {
+    if (state !== 'idle') return;
+    setState('starting');
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const type = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm', 'audio/mp4'].find((t) => MediaRecorder.isTypeSupported(t));
+      const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+      const chunks: Blob[] = [];
+      recorder.ondataavailable = (e) => e.data.size > 0 && chunks.push(e.data);
+      const startedAt = Date.now();
+      const timer = setInterval(() => setElapsedMs(Date.now() - startedAt), 250);
+      rec.current = { recorder, stream, chunks, startedAt, timer };
+      recorder.start();
+      setState('recording');
+    } catch (err) {
+      setState('idle');
+      throw err;
+    }
+  };
+
+  const stop = (): Promise<{ blob: Blob; durationMs: number } | null> => {
+    const r = rec.current;
+    if (!r || r.recorder.state !== 'recording') return Promise.resolve(null);
+    return new Promise((resolve) => {
+      r.recorder.onstop = () => {
+        const durationMs = Date.now() - r.startedAt;
+        // The recorder's type without codec parameters: the server stores the media type.
+        const type = (r.recorder.mimeType || 'audio/webm').split(';')[0]!;
+        release();
+        resolve(r.chunks.length ? { blob: new Blob(r.chunks, { type }), durationMs } : null);
+      };
+      r.recorder.stop();
+    });
+  };
+
+  const cancel = () => {
+    const r = rec.current;
+    if (r && r.recorder.state === 'recording') {
+      r.recorder.onstop = null;
+      r.recorder.stop();
+    }
+    release();
+  };
+
+  return { supported, state, elapsedMs, start, stop, cancel };
+}
+
+function voiceError(err: unknown): string {
+  const name = err instanceof DOMException ? err.name : '';
+  if (name === 'NotAllowedError' || name === 'SecurityError') return 'Parley may not use the microphone. Allow it in the browser’s site settings.';
+  if (name === 'NotFoundError') return 'No microphone was found.';
+  return 'The microphone could not be started.';
 }

@@ -1,13 +1,16 @@
-import { useState, useSyncExternalStore, type FormEvent } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { DISAPPEARING_CHOICES, LIMITS } from '@parley/protocol';
-import type { Conversation, Member, User } from '@parley/sdk';
+import { isMutedNow, type Conversation, type Invite, type Member, type User } from '@parley/sdk';
 import { useApp } from '../lib/app-context.ts';
-import { conversationAvatarId, conversationName, durationText, otherMemberId } from '../lib/conversations.ts';
+import { uploadAttachment } from '../lib/attachments.ts';
+import { conversationName, durationText, otherMemberId } from '../lib/conversations.ts';
 import { describeError } from '../lib/errors.ts';
-import { togglePinned, usePinned } from '../lib/prefs.ts';
+import { makeThumbnail } from '../lib/images.ts';
 import { navigate } from '../lib/router.ts';
+import { formatDateTime } from '../lib/time.ts';
 import { useDirectory } from '../lib/users.ts';
 import { Avatar } from '../ui/avatar.tsx';
+import { ConversationAvatar } from '../ui/conversation-avatar.tsx';
 import { IconClose } from '../ui/icons.tsx';
 import { Modal } from '../ui/modal.tsx';
 import { PeoplePicker } from '../ui/people-picker.tsx';
@@ -17,15 +20,22 @@ const countMembers = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
 
 const ROLE_RANK = { owner: 0, admin: 1, member: 2 } as const;
 
-/** Details and administration of a conversation: people, roles, timer, mute, pin, leave or block. */
+const MUTE_CHOICES = [
+  ['3600', 'For 1 hour'],
+  ['28800', 'For 8 hours'],
+  ['604800', 'For 1 week'],
+  ['always', 'Until I turn it back on'],
+] as const;
+
+/** Details and administration of a conversation: people, roles, info, timer, mute, pin, archive, links, leave or block. */
 export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () => void }) {
   const { client, me, users, toast } = useApp();
   const dir = useDirectory(users);
-  const pinned = usePinned().includes(c.id);
   const [adding, setAdding] = useState(false);
-  const [invite, setInvite] = useState<string | null>(null);
   const myRole = c.members.find((m) => m.userId === me.id)?.role ?? 'member';
   const isAdmin = myRole === 'owner' || myRole === 'admin';
+  const mayEditInfo = c.type === 'group' && c.myState === 'active' && (isAdmin || c.infoEditableBy === 'members');
+  const muted = isMutedNow(c);
   const name = conversationName(c, me.id, dir);
   const other = c.type === 'direct' ? otherMemberId(c, me.id) : null;
   const otherUser = other ? dir.get(other) : null;
@@ -51,21 +61,62 @@ export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () 
         </button>
       </header>
       <div className="info-hero">
-        <Avatar id={conversationAvatarId(c, me.id)} name={name} size="l" />
+        <ConversationAvatar c={c} name={name} size="l" />
         <strong>{name}</strong>
         {otherUser && <span className="info-sub">@{otherUser.username}</span>}
         {otherUser?.bio && <p>{otherUser.bio}</p>}
+        {c.type === 'group' && c.description && <p className="info-description">{c.description}</p>}
       </div>
-      {c.type === 'group' && isAdmin && <TitleForm c={c} />}
+      {mayEditInfo && <GroupInfoForm c={c} isAdmin={isAdmin} />}
       <div className="info-section">
+        <div className="field">
+          <label htmlFor="info-mute">Mute notifications</label>
+          <select
+            id="info-mute"
+            className="input"
+            value={!muted ? 'off' : c.mutedUntil ? 'until' : 'always'}
+            onChange={(e) => {
+              const v = e.target.value;
+              if (v === 'until') return;
+              void run(async () =>
+                client.store.upsertConversation(
+                  v === 'off' ? await client.conversations.unmute(c.id) : await client.conversations.mute(c.id, v === 'always' ? null : new Date(Date.now() + Number(v) * 1000)),
+                ),
+              );
+            }}
+          >
+            <option value="off">Off</option>
+            {muted && c.mutedUntil && <option value="until">Until {formatDateTime(c.mutedUntil)}</option>}
+            {MUTE_CHOICES.map(([v, label]) => (
+              <option key={v} value={v}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
         <label className="check">
-          <input type="checkbox" checked={c.muted} onChange={(e) => void run(async () => (await client.conversations.settings(c.id, { muted: e.target.checked }), await refresh()))} />
-          <span>Mute notifications</span>
-        </label>
-        <label className="check">
-          <input type="checkbox" checked={pinned} onChange={() => togglePinned(c.id)} />
+          <input
+            type="checkbox"
+            checked={c.pinned}
+            disabled={c.myState !== 'active'}
+            onChange={(e) => void run(async () => client.store.upsertConversation(await client.conversations.pin(c.id, e.target.checked)))}
+          />
           <span>Pin to the top of Chats</span>
         </label>
+        {c.myState === 'active' && (
+          <button
+            type="button"
+            className="btn btn-small"
+            onClick={() =>
+              void run(async () => {
+                client.store.upsertConversation(await client.conversations.archive(c.id, !c.archived));
+                if (!c.archived) navigate({ name: 'inbox' });
+              }, c.archived ? 'Moved back to Chats.' : 'Archived. A new message brings it back to Chats.')
+            }
+          >
+            {c.archived ? 'Unarchive' : 'Archive'}
+          </button>
+        )}
         <div className="field">
           <label htmlFor="info-timer">Disappearing messages</label>
           <select
@@ -99,16 +150,7 @@ export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () 
               <MemberRow key={m.userId} c={c} m={m} myRole={myRole} run={run} refresh={refresh} />
             ))}
           </ul>
-          {isAdmin && (
-            <div className="field">
-              <button type="button" className="btn btn-small" onClick={() => void run(async () => setInvite((await client.invites.create(c.id)).token))}>
-                Create invite link
-              </button>
-              {invite && (
-                <input className="input" readOnly aria-label="Invite link" value={`${window.location.origin}/join/${encodeURIComponent(invite)}`} onFocus={(e) => e.target.select()} />
-              )}
-            </div>
-          )}
+          {isAdmin && <InviteLinks c={c} />}
         </div>
       )}
       <div className="info-section">
@@ -136,28 +178,151 @@ export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () 
   );
 }
 
-function TitleForm({ c }: { c: Conversation }) {
+/** The group's name, description and picture (whoever may edit them), and who may (admins). */
+function GroupInfoForm({ c, isAdmin }: { c: Conversation; isAdmin: boolean }) {
   const { client, toast } = useApp();
   const [title, setTitle] = useState(c.title ?? '');
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
+  const [description, setDescription] = useState(c.description);
+  const [busy, setBusy] = useState(false);
+  const picture = useRef<HTMLInputElement>(null);
+  // Someone else changed it meanwhile: show theirs.
+  useEffect(() => setTitle(c.title ?? ''), [c.title]);
+  useEffect(() => setDescription(c.description), [c.description]);
+  const changed = (title.trim() && title.trim() !== c.title) || description.trim() !== c.description;
+  const update = async (patch: Parameters<typeof client.conversations.update>[1], done: string) => {
+    setBusy(true);
     try {
-      client.store.upsertConversation(await client.conversations.update(c.id, { title: title.trim() }));
-      toast('Group renamed.');
+      client.store.upsertConversation(await client.conversations.update(c.id, patch));
+      toast(done);
     } catch (err) {
       toast(describeError(err));
+    } finally {
+      setBusy(false);
     }
   };
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    const patch: { title?: string; description?: string } = {};
+    if (title.trim() && title.trim() !== c.title) patch.title = title.trim();
+    if (description.trim() !== c.description) patch.description = description.trim();
+    void update(patch, 'Group info saved.');
+  };
+  const setPicture = async (file: File | undefined) => {
+    if (!file) return;
+    // A square-ish 512 px copy made here: the group's picture is small wherever it shows.
+    const small = await makeThumbnail(file, 512);
+    if (!small) return toast('That picture could not be read.');
+    setBusy(true);
+    try {
+      const uploaded = await uploadAttachment(client, new File([small.blob], 'group.jpg', { type: 'image/jpeg' }));
+      await update({ avatarAttachmentId: uploaded.id }, 'Group picture changed.');
+    } catch (err) {
+      toast(describeError(err));
+      setBusy(false);
+    }
+    if (picture.current) picture.current.value = '';
+  };
   return (
-    <form className="info-section" onSubmit={save}>
+    <form className="info-section" onSubmit={save} aria-label="Group info">
       <div className="field">
         <label htmlFor="info-title-input">Group name</label>
         <input id="info-title-input" className="input" maxLength={LIMITS.titleMax} value={title} onChange={(e) => setTitle(e.target.value)} />
       </div>
-      <button type="submit" className="btn btn-small" disabled={!title.trim() || title.trim() === c.title}>
-        Rename
-      </button>
+      <div className="field">
+        <label htmlFor="info-description">Description</label>
+        <textarea id="info-description" className="input" rows={2} maxLength={LIMITS.descriptionMax} value={description} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+      <div className="row">
+        <button type="submit" className="btn btn-small" disabled={busy || !changed}>
+          Save
+        </button>
+        <button type="button" className="btn btn-small" disabled={busy} onClick={() => picture.current?.click()}>
+          {c.avatarAttachmentId ? 'Change picture' : 'Add picture'}
+        </button>
+        {c.avatarAttachmentId && (
+          <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => void update({ avatarAttachmentId: null }, 'Group picture removed.')}>
+            Remove picture
+          </button>
+        )}
+        <input ref={picture} type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden aria-label="Group picture" onChange={(e) => void setPicture(e.target.files?.[0])} />
+      </div>
+      {isAdmin && (
+        <div className="field">
+          <label htmlFor="info-policy">Who can change the group’s info</label>
+          <select
+            id="info-policy"
+            className="input"
+            value={c.infoEditableBy}
+            disabled={busy}
+            onChange={(e) => void update({ infoEditableBy: e.target.value as Conversation['infoEditableBy'] }, 'Saved.')}
+          >
+            <option value="admins">Only admins</option>
+            <option value="members">All members</option>
+          </select>
+        </div>
+      )}
     </form>
+  );
+}
+
+/** Invite links: create one (its link is shown only now), and see and revoke those that still work. */
+function InviteLinks({ c }: { c: Conversation }) {
+  const { client, toast, users } = useApp();
+  const [fresh, setFresh] = useState<{ id: string; token: string } | null>(null);
+  const [links, setLinks] = useState<Invite[]>([]);
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    client.invites.list(c.id).then(
+      (l) => live && setLinks(l),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, c.id, n]);
+  const act = async (fn: () => Promise<unknown>, done?: string) => {
+    try {
+      await fn();
+      if (done) toast(done);
+    } catch (err) {
+      toast(describeError(err));
+    }
+    setN((x) => x + 1);
+  };
+  return (
+    <div className="field">
+      <button type="button" className="btn btn-small" onClick={() => void act(async () => setFresh(await client.invites.create(c.id)))}>
+        Create invite link
+      </button>
+      {fresh && <input className="input" readOnly aria-label="Invite link" value={`${window.location.origin}/join/${encodeURIComponent(fresh.token)}`} onFocus={(e) => e.target.select()} />}
+      {links.length > 0 && (
+        <ul className="rows" aria-label="Invite links">
+          {links.map((l, i) => (
+            <li key={l.id}>
+              <div className="grow">
+                <strong>{l.id === fresh?.id ? 'The link above' : `Link ${links.length - i}`}</strong>
+                <span>
+                  by {users.name(l.createdBy)}, {formatDateTime(l.createdAt)}
+                </span>
+              </div>
+              <button
+                type="button"
+                className="btn btn-small"
+                onClick={() =>
+                  void act(async () => {
+                    await client.invites.revoke(c.id, l.id);
+                    if (l.id === fresh?.id) setFresh(null);
+                  }, 'Invite link revoked.')
+                }
+              >
+                Revoke<span className="visually-hidden"> link {links.length - i}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }
 
@@ -184,6 +349,18 @@ function MemberRow({ c, m, myRole, run, refresh }: { c: Conversation; m: Member;
             {m.role === 'admin' ? 'Make member' : 'Make admin'}
             <span className="visually-hidden"> {name}</span>
           </button>
+          {myRole === 'owner' && m.state === 'active' && (
+            <button
+              type="button"
+              className="btn btn-ghost btn-small"
+              onClick={() =>
+                window.confirm(`Make ${name} the owner? You will become an admin.`) &&
+                void run(async () => (await client.members.transferOwnership(c.id, m.userId), await refresh()), `${name} is now the owner.`)
+              }
+            >
+              Make owner<span className="visually-hidden"> {name}</span>
+            </button>
+          )}
           <button type="button" className="icon-btn" aria-label={`Remove ${name} from the group`} onClick={() => void run(async () => (await client.members.remove(c.id, m.userId), await refresh()), `${name} was removed.`)}>
             <IconClose />
           </button>

@@ -7,10 +7,12 @@ import { navigate } from '../lib/router.ts';
 import { dayKey, formatDay } from '../lib/time.ts';
 import { useDirectory } from '../lib/users.ts';
 import { Avatar } from '../ui/avatar.tsx';
+import { ConversationAvatar } from '../ui/conversation-avatar.tsx';
 import { IconBack, IconClock, IconInfo } from '../ui/icons.tsx';
 import { Composer } from './composer.tsx';
 import { ConversationInfo } from './conversation-info.tsx';
 import { Message } from './message.tsx';
+import { PinnedBar, usePins } from './pinned-bar.tsx';
 
 const GROUP_WINDOW_MS = 5 * 60_000;
 
@@ -102,7 +104,7 @@ function usePresence(userId: string | null): { status: 'online' | 'offline'; las
 }
 
 function Loaded({ conversation: c }: { conversation: Conversation }) {
-  const { client, me, users } = useApp();
+  const { client, me, users, toast } = useApp();
   const dir = useDirectory(users);
   const messages = useSyncExternalStore(client.store.subscribe, () => client.store.getMessages(c.id));
   const hasOlder = useSyncExternalStore(client.store.subscribe, () => client.store.hasOlder(c.id));
@@ -116,6 +118,18 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
   const myRole = c.members.find((m) => m.userId === me.id)?.role ?? 'member';
   const isAdmin = myRole === 'owner' || myRole === 'admin';
   const active = c.members.filter((m) => m.state === 'active');
+
+  const { pins, reload: reloadPins } = usePins(c.id);
+  const pinnedIds = useMemo(() => new Set(pins.map((p) => p.messageId)), [pins]);
+  const canPin = c.myState === 'active' && (c.type === 'direct' || isAdmin);
+  const togglePin = useCallback(
+    (m: MessageView) => {
+      if (!m.id) return;
+      const change = pinnedIds.has(m.id) ? client.pins.remove(c.id, m.id) : client.pins.add(c.id, m.id);
+      change.then(reloadPins, (err) => toast(describeError(err)));
+    },
+    [client, c.id, pinnedIds, reloadPins, toast],
+  );
 
   const visible = useMemo(() => messages.filter((m) => !(m.kind === 'message' && m.senderId !== me.id && client.store.isBlocked(m.senderId))), [messages, client, me.id]);
   const byId = useMemo(() => new Map(visible.filter((m) => m.id).map((m) => [m.id!, m])), [visible]);
@@ -144,7 +158,7 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
         await client.loadOlder(c.id);
         setOlderError(null);
         // The page renders (and the layout effect keeps the place) before the next look at the top.
-        await nextFrame();
+        await settle();
         anchor.current = null;
       }
     } catch (err) {
@@ -206,8 +220,18 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
     };
   }, [markRead]);
 
-  const jump = (messageId: string) => {
-    const el = document.getElementById(`msg-${messageId}`);
+  /** Show a message; given its seq, page older history in until it is there. */
+  const jump = async (messageId: string, seq?: number) => {
+    const find = () => document.getElementById(`msg-${messageId}`);
+    try {
+      while (!find() && seq !== undefined && client.store.hasOlder(c.id) && (client.store.oldestSeq(c.id) ?? 0) > seq) {
+        await client.loadOlder(c.id);
+        await settle();
+      }
+    } catch (err) {
+      toast(describeError(err));
+    }
+    const el = find();
     if (!el) return;
     el.scrollIntoView({ block: 'center', behavior: 'smooth' });
     el.classList.add('flash');
@@ -238,7 +262,7 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
           <button type="button" className="icon-btn back-btn" aria-label="Back to conversations" onClick={() => navigate({ name: c.myState === 'request' ? 'requests' : 'inbox' })}>
             <IconBack />
           </button>
-          <Avatar id={conversationAvatarId(c, me.id)} name={name} size="s" />
+          <ConversationAvatar c={c} name={name} size="s" />
           <div className="title">
             <h2 id="conv-title">{name}</h2>
             <span className={`subtitle${typing.length ? ' typing' : ''}`} aria-live="polite">
@@ -254,6 +278,7 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
             <IconInfo />
           </button>
         </header>
+        <PinnedBar conversationId={c.id} pins={pins} byId={byId} canPin={canPin} onJump={(id, seq) => void jump(id, seq)} reload={reloadPins} />
         <div className="timeline" ref={scroller} onScroll={onScroll} role="log" aria-labelledby="conv-title" tabIndex={0}>
           <div className="timeline-top">
             {hasOlder ? (
@@ -309,7 +334,10 @@ function Loaded({ conversation: c }: { conversation: Conversation }) {
                       setReplyTo(null);
                       setEditing(x);
                     }}
-                    onJump={jump}
+                    onJump={(id) => void jump(id)}
+                    pinned={!!m.id && pinnedIds.has(m.id)}
+                    canPin={canPin}
+                    onPin={togglePin}
                   />
                 )}
               </div>
@@ -350,8 +378,12 @@ function offsetIn(scroller: HTMLElement, item: HTMLElement): number {
   return target.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
 }
 
-function nextFrame(): Promise<void> {
-  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+/**
+ * After React has rendered what the store just announced (it does so in a microtask): a
+ * task, not an animation frame, which a browser may hold back for a page it is not painting.
+ */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function RequestBar({ c, name, other }: { c: Conversation; name: string; other: string | null }) {

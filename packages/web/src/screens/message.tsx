@@ -6,7 +6,9 @@ import { formatDateTime, formatTime } from '../lib/time.ts';
 import { isEmojiOnly } from '../text/format.ts';
 import { Avatar } from '../ui/avatar.tsx';
 import { EmojiPicker, QUICK_REACTIONS } from '../ui/emoji-picker.tsx';
-import { IconAlert, IconCheck, IconCheckDouble, IconClock, IconEdit, IconMore, IconReply, IconSmile, IconTrash } from '../ui/icons.tsx';
+import { IconAlert, IconCheck, IconCheckDouble, IconClock, IconEdit, IconForward, IconMore, IconPin, IconReply, IconSmile, IconTrash } from '../ui/icons.tsx';
+import { Modal } from '../ui/modal.tsx';
+import { ForwardDialog } from './forward.tsx';
 import { RichText } from '../ui/rich-text.tsx';
 import { Attachments } from './attachments.tsx';
 
@@ -22,6 +24,10 @@ export interface MessageProps {
   onReply(m: MessageView): void;
   onEdit(m: MessageView): void;
   onJump(messageId: string): void;
+  /** Pinned in this conversation, and whether I may pin or unpin it. */
+  pinned: boolean;
+  canPin: boolean;
+  onPin(m: MessageView): void;
 }
 
 const STATUS_LABEL = { pending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Not sent' } as const;
@@ -43,11 +49,13 @@ function StatusIcon({ status }: { status: MessageView['status'] }) {
   }
 }
 
-export const Message = memo(function Message({ m, mine, group, groupedPrev, groupedNext, canUnsend, quoted, onReply, onEdit, onJump }: MessageProps) {
+export const Message = memo(function Message({ m, mine, group, groupedPrev, groupedNext, canUnsend, quoted, onReply, onEdit, onJump, pinned, canPin, onPin }: MessageProps) {
   const { client, me, users, toast } = useApp();
   const [picker, setPicker] = useState(false);
   const [menu, setMenu] = useState(false);
   const [below, setBelow] = useState(false);
+  const [forwarding, setForwarding] = useState(false);
+  const [versions, setVersions] = useState(false);
   const row = useRef<HTMLDivElement>(null);
   // A popover opens above the message unless that would run past the top of the timeline.
   const place = () => {
@@ -93,20 +101,38 @@ export const Message = memo(function Message({ m, mine, group, groupedPrev, grou
               <span>{quoteText}</span>
             </button>
           )}
+          {m.forwarded && !m.deleted && (
+            <span className="forwarded">
+              <IconForward aria-hidden="true" /> Forwarded
+            </span>
+          )}
           {m.deleted ? (
             mine ? 'You unsent this message' : 'This message was unsent'
           ) : m.unreadable ? (
             <em>This message could not be read.</em>
           ) : (
             <>
-              {m.attachmentIds.length > 0 && <Attachments conversationId={m.conversationId} ids={m.attachmentIds} />}
+              {m.attachmentIds.length > 0 && <Attachments ids={m.attachmentIds} infos={m.attachments} />}
               <span className="text">
                 <RichText text={text} mentions={content?.mentions} myId={me.id} />
               </span>
             </>
           )}
           <span className="meta">
-            {m.edited && !m.deleted && <span>edited ·</span>}
+            {pinned && (
+              <span title="Pinned">
+                <IconPin className="meta-pin" aria-hidden="true" />
+                <span className="visually-hidden">Pinned. </span>
+              </span>
+            )}
+            {m.edited && !m.deleted && (
+              <>
+                <button type="button" className="edited-btn" onClick={() => setVersions(true)} aria-label="Edited: show the edit history">
+                  edited
+                </button>
+                <span aria-hidden="true">·</span>
+              </>
+            )}
             <time dateTime={m.createdAt} title={formatDateTime(m.createdAt)}>
               {formatTime(m.createdAt)}
             </time>
@@ -155,7 +181,7 @@ export const Message = memo(function Message({ m, mine, group, groupedPrev, grou
           <button type="button" className="icon-btn" aria-label={`Reply to ${sender}’s message`} onClick={() => onReply(m)}>
             <IconReply />
           </button>
-          {(mine || canUnsend) && (
+          {(mine || canUnsend || canPin || m.content?.type === 'text') && (
             <button type="button" className="icon-btn" aria-label="More actions" aria-expanded={menu} aria-haspopup="menu" onClick={() => (place(), setPicker(false), setMenu((x) => !x))}>
               <IconMore />
             </button>
@@ -165,6 +191,22 @@ export const Message = memo(function Message({ m, mine, group, groupedPrev, grou
       {picker && (
         <EmojiPicker label="Reactions" quick={QUICK_REACTIONS} onPick={react} onClose={() => setPicker(false)} className={`reaction-popover ${mine ? 'right' : 'left'}${below ? ' below' : ''}`} />
       )}
+      {forwarding && <ForwardDialog message={m} onClose={() => setForwarding(false)} />}
+      {versions && (
+        <Modal title="Edit history" onClose={() => setVersions(false)}>
+          <ol className="version-list">
+            {(m.id ? client.store.editHistory(m.id) : []).map((v, i, all) => (
+              <li key={v.at + i}>
+                <time dateTime={v.at}>
+                  {i === 0 ? 'Sent' : 'Edited'} {formatDateTime(v.at)}
+                  {i === all.length - 1 ? ' · current' : ''}
+                </time>
+                <RichText text={v.text} myId={me.id} />
+              </li>
+            ))}
+          </ol>
+        </Modal>
+      )}
       {menu && (
         <div className={`popover menu-popover ${mine ? 'right' : 'left'}${below ? ' below' : ''}`} role="menu" onKeyDown={(e) => e.key === 'Escape' && setMenu(false)}>
           <div className="menu">
@@ -173,9 +215,21 @@ export const Message = memo(function Message({ m, mine, group, groupedPrev, grou
                 <IconEdit /> Edit
               </button>
             )}
-            <button type="button" role="menuitem" className="danger" onClick={() => void unsend()}>
-              <IconTrash /> Unsend for everyone
-            </button>
+            {m.content?.type === 'text' && (
+              <button type="button" role="menuitem" autoFocus={!mine} onClick={() => (setMenu(false), setForwarding(true))}>
+                <IconForward /> Forward
+              </button>
+            )}
+            {canPin && (
+              <button type="button" role="menuitem" autoFocus={m.content?.type !== 'text'} onClick={() => (setMenu(false), onPin(m))}>
+                <IconPin /> {pinned ? 'Unpin' : 'Pin'}
+              </button>
+            )}
+            {(mine || canUnsend) && (
+              <button type="button" role="menuitem" className="danger" autoFocus={m.content?.type !== 'text' && !canPin} onClick={() => void unsend()}>
+                <IconTrash /> Unsend for everyone
+              </button>
+            )}
           </div>
         </div>
       )}

@@ -1,5 +1,5 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import type { ConnectionState, Conversation, ParleyClient } from '@parley/sdk';
+import { isMutedNow, type ConnectionState, type Conversation, type ParleyClient } from '@parley/sdk';
 import { useApp } from '../lib/app-context.ts';
 import { conversationName } from '../lib/conversations.ts';
 import { useRoute } from '../lib/router.ts';
@@ -18,7 +18,7 @@ export function Shell() {
   useUnreadTitle(snapshot.conversations);
   useNotifications(route.name === 'conversation' ? route.id : null);
 
-  const view = route.name === 'inbox' || route.name === 'requests' ? 'list' : 'pane';
+  const view = route.name === 'inbox' || route.name === 'requests' || route.name === 'archived' ? 'list' : 'pane';
   return (
     <>
     <ConnectionBanner state={connection} onRetry={() => client.reconnectNow()} />
@@ -26,7 +26,7 @@ export function Shell() {
       <a className="skip-link" href="#main">
         Skip to the main content
       </a>
-      <Sidebar folder={route.name === 'requests' ? 'requests' : 'inbox'} activeId={route.name === 'conversation' ? route.id : null} conversations={snapshot.conversations} />
+      <Sidebar folder={route.name === 'requests' || route.name === 'archived' ? route.name : 'inbox'} activeId={route.name === 'conversation' ? route.id : null} snapshot={snapshot} />
       <main id="main" className="pane" tabIndex={-1}>
         {route.name === 'conversation' ? (
           <ConversationView key={route.id} conversationId={route.id} />
@@ -93,7 +93,7 @@ function ConnectionBanner({ state, onRetry }: { state: ConnectionState; onRetry:
 
 /** "(3) Parley": unread messages in conversations that are not muted. */
 function useUnreadTitle(conversations: Conversation[]): void {
-  const unread = conversations.reduce((n, c) => n + (c.myState === 'active' && !c.muted ? c.unreadCount : 0), 0);
+  const unread = conversations.reduce((n, c) => n + (c.myState === 'active' && !isMutedNow(c) ? c.unreadCount : 0), 0);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
   }, [unread]);
@@ -115,7 +115,7 @@ function useNotifications(openId: string | null): void {
       if (!document.hidden) return;
       if (Notification.permission !== 'granted') return;
       const c = client.store.getConversation(envelope.conversationId);
-      if (!c || c.muted || c.myState !== 'active') return;
+      if (!c || isMutedNow(c) || c.myState !== 'active') return;
       const sender = dir.name(envelope.senderId);
       const title = c.type === 'group' ? `${sender} in ${conversationName(c, me.id, dir)}` : sender;
       const n = new Notification(title, { body: 'New message', tag: envelope.conversationId, icon: '/favicon.svg' });

@@ -1,27 +1,29 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import type { Connection, Conversation, User } from '@parley/sdk';
+import { isMutedNow, type Connection, type Conversation, type Snapshot, type User } from '@parley/sdk';
 import { useApp } from '../lib/app-context.ts';
-import { conversationAvatarId, conversationName, previewOf } from '../lib/conversations.ts';
+import { conversationName, previewOf } from '../lib/conversations.ts';
 import { describeError } from '../lib/errors.ts';
-import { usePinned } from '../lib/prefs.ts';
 import { navigate } from '../lib/router.ts';
 import { formatListTime } from '../lib/time.ts';
 import { useDirectory } from '../lib/users.ts';
 import { Avatar } from '../ui/avatar.tsx';
+import { ConversationAvatar } from '../ui/conversation-avatar.tsx';
 import { BrandMark, IconGroup, IconLogout, IconMute, IconPin, IconSearch, IconSettings } from '../ui/icons.tsx';
 import { ThemeToggle } from '../ui/theme-toggle.tsx';
 import { NewGroupDialog } from './new-group.tsx';
 
-export function Sidebar({ folder, activeId, conversations }: { folder: 'inbox' | 'requests'; activeId: string | null; conversations: Conversation[] }) {
+type Folder = 'inbox' | 'requests' | 'archived';
+
+const FOLDER_NAMES: Record<Folder, string> = { inbox: 'Chats', requests: 'Requests', archived: 'Archived' };
+
+export function Sidebar({ folder, activeId, snapshot }: { folder: Folder; activeId: string | null; snapshot: Snapshot }) {
   const { me, signOut } = useApp();
   const [query, setQuery] = useState('');
   const [groupOpen, setGroupOpen] = useState(false);
-  const pinned = usePinned();
-  const inbox = conversations.filter((c) => c.myState === 'active');
-  const requests = conversations.filter((c) => c.myState === 'request');
   const incoming = useIncomingConnections();
+  const { requests, archived } = snapshot;
 
-  const shown = folder === 'inbox' ? sortPinned(inbox, pinned) : requests;
+  const shown = folder === 'inbox' ? snapshot.inbox : folder === 'requests' ? requests : archived;
   const requestCount = requests.length + incoming.list.length;
 
   return (
@@ -59,22 +61,32 @@ export function Sidebar({ folder, activeId, conversations }: { folder: 'inbox' |
                 </span>
               )}
             </button>
+            {(archived.length > 0 || folder === 'archived') && (
+              <button type="button" role="tab" className="tab" aria-selected={folder === 'archived'} onClick={() => navigate({ name: 'archived' })}>
+                Archived
+              </button>
+            )}
           </div>
-          <div className="list-scroll" role="tabpanel" aria-label={folder === 'inbox' ? 'Chats' : 'Requests'}>
+          <div className="list-scroll" role="tabpanel" aria-label={FOLDER_NAMES[folder]}>
             {folder === 'requests' && <ConnectionRequests incoming={incoming.list} reload={incoming.reload} />}
             {folder === 'requests' && requests.length > 0 && <div className="section-label">Message requests</div>}
             {shown.length > 0 ? (
               <ul className="conv-list">
                 {shown.map((c) => (
                   <li key={c.id}>
-                    <ConversationItem c={c} active={c.id === activeId} pinned={pinned.includes(c.id)} />
+                    <ConversationItem c={c} active={c.id === activeId} />
                   </li>
                 ))}
               </ul>
             ) : folder === 'inbox' ? (
               <div className="empty">
-                <p>No conversations yet.</p>
+                <p>{archived.length ? 'No conversations here.' : 'No conversations yet.'}</p>
                 <p>Search for people above to start one.</p>
+              </div>
+            ) : folder === 'archived' ? (
+              <div className="empty">
+                <p>No archived conversations.</p>
+                <p>Archive a conversation from its info panel to keep it out of Chats; a new message brings it back.</p>
               </div>
             ) : (
               incoming.list.length === 0 && (
@@ -105,18 +117,16 @@ export function Sidebar({ folder, activeId, conversations }: { folder: 'inbox' |
   );
 }
 
-function sortPinned(list: Conversation[], pinned: string[]): Conversation[] {
-  const top = pinned.map((id) => list.find((c) => c.id === id)).filter((c): c is Conversation => !!c);
-  return [...top, ...list.filter((c) => !pinned.includes(c.id))];
-}
-
-function ConversationItem({ c, active, pinned }: { c: Conversation; active: boolean; pinned: boolean }) {
+function ConversationItem({ c, active }: { c: Conversation; active: boolean }) {
   const { client, me, users } = useApp();
   const dir = useDirectory(users);
   const messages = useSyncExternalStore(client.store.subscribe, () => client.store.getMessages(c.id));
+  const mentioned = useSyncExternalStore(client.store.subscribe, () => client.store.unreadMentions(c.id)) > 0 && !active;
   const last = messages[messages.length - 1];
   const name = conversationName(c, me.id, dir);
   const unread = active ? 0 : c.unreadCount;
+  const pinned = c.pinned;
+  const muted = isMutedNow(c);
   const when = last?.createdAt ?? c.updatedAt;
   return (
     <a
@@ -129,7 +139,7 @@ function ConversationItem({ c, active, pinned }: { c: Conversation; active: bool
         navigate({ name: 'conversation', id: c.id });
       }}
     >
-      <Avatar id={conversationAvatarId(c, me.id)} name={name} />
+      <ConversationAvatar c={c} name={name} />
       <span className="conv-main">
         <span className="conv-top">
           <span className="conv-name">{name}</span>
@@ -139,10 +149,15 @@ function ConversationItem({ c, active, pinned }: { c: Conversation; active: bool
           <span className="conv-preview">{previewOf(last, me.id, dir, c.type === 'group') || (c.myState === 'request' ? 'Wants to send you a message' : ' ')}</span>
           {pinned && <IconPin className="state-icon" />}
           {pinned && <span className="visually-hidden">, pinned</span>}
-          {c.muted && <IconMute className="state-icon" />}
-          {c.muted && <span className="visually-hidden">, muted</span>}
+          {muted && <IconMute className="state-icon" />}
+          {muted && <span className="visually-hidden">, muted</span>}
+          {mentioned && (
+            <span className="badge" title="You were mentioned">
+              @<span className="visually-hidden"> you were mentioned</span>
+            </span>
+          )}
           {unread > 0 && (
-            <span className={c.muted ? 'badge badge-muted' : 'badge'}>
+            <span className={muted ? 'badge badge-muted' : 'badge'}>
               {unread > 99 ? '99+' : unread}
               <span className="visually-hidden"> unread</span>
             </span>

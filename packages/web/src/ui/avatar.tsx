@@ -19,3 +19,13 @@ export function Avatar({ id, name, size = 'm' }: { id: string; name: string; siz
     </span>
   );
 }
+
+/**
+ * A picture kept as an attachment (a group's avatar), downloaded through the SDK into a
+ * blob: URL; the initials show until it is there, or when it cannot be had.
+ */
+export function PictureAvatar({ url, id, name, size = 'm' }: { url: string | null; id: string; name: string; size?: 'xs' | 's' | 'm' | 'l' }) {
+  if (!url) return <Avatar id={id} name={name} size={size} />;
+  const cls = size === 'm' ? '' : ` avatar-${size}`;
+  return <img className={`avatar avatar-img${cls}`} src={url} alt="" />;
+}
