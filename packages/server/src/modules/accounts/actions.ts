@@ -3,6 +3,7 @@ import { coalesce } from '../../coalesce.ts';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { nowIso, uuidv7 } from '../../ids.ts';
+import { precompile } from '../../storage/db.ts';
 import { addressKey } from '../safety/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { findUserById, findUserByUsername, searchUsers, toUser } from './queries.ts';
@@ -14,6 +15,15 @@ const ACTIVITY_WRITE_MS = 60_000;
 
 export function createAccounts(ctx: AppContext) {
   const { db } = ctx;
+  // Every socket and every request whose token is not cached runs it: compiled once.
+  const sessionByHash = precompile(1, (hash: string) =>
+    db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['sessions.id', 'sessions.user_id', 'sessions.last_active_at'])
+      .where('sessions.token_hash', '=', hash)
+      .where('users.deleted_at', 'is', null),
+  );
 
   async function createSession(userId: string, deviceName: string | undefined): Promise<{ id: string; token: string }> {
     const id = uuidv7();
@@ -76,13 +86,7 @@ export function createAccounts(ctx: AppContext) {
   /** The database's answer for a token (null: no such session, or a deleted account), cached when no revocation raced it. */
   async function lookup(hash: string, now: number): Promise<Caller | null> {
     const generation = cache.begin();
-    const row = await db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['sessions.id', 'sessions.user_id', 'sessions.last_active_at'])
-      .where('sessions.token_hash', '=', hash)
-      .where('users.deleted_at', 'is', null)
-      .executeTakeFirst();
+    const [row] = await sessionByHash(db, hash);
     if (!row) return null;
     const caller = { userId: row.user_id, sessionId: row.id };
     let lastActiveAt = Date.parse(row.last_active_at);

@@ -1,7 +1,7 @@
 import { DEFAULT_PRIVACY, type Audience } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { DomainEvent } from '../../bus/events.ts';
-import type { DB } from '../../storage/db.ts';
+import { precompile, type DB } from '../../storage/db.ts';
 import { allows, privacyOf } from './policy.ts';
 
 /**
@@ -152,6 +152,63 @@ export async function presenceVisibleToViewer(db: Kysely<DB>, viewerId: string, 
   return out;
 }
 
+/** One compiled query per database, built on first use. */
+function perDatabase<F>(compile: (db: Kysely<DB>) => F): (db: Kysely<DB>) => F {
+  const compiled = new WeakMap<Kysely<DB>, F>();
+  return (db) => {
+    let f = compiled.get(db);
+    if (!f) compiled.set(db, (f = compile(db)));
+    return f;
+  };
+}
+
+// A connecting socket runs these two: built and compiled once, then only bound (precompile).
+const candidatesQuery = perDatabase((db) =>
+  precompile(1, (viewerId: string) =>
+    db
+      .selectFrom('connections')
+      .select('peer_id as id')
+      .where('user_id', '=', viewerId)
+      .where('state', '=', 'connected')
+      .union(
+        db
+          .selectFrom('members as mine')
+          .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+          .innerJoin('users as u', 'u.id', 'theirs.user_id')
+          .select('theirs.user_id as id')
+          .where('mine.user_id', '=', viewerId)
+          .where('mine.state', 'in', LISTENING)
+          .where('theirs.state', 'in', LISTENING)
+          .where('theirs.user_id', '!=', viewerId)
+          .where('u.presence', '=', 'everyone'),
+      ),
+  ),
+);
+
+const audienceQuery = perDatabase((db) =>
+  precompile(1, (subjectId: string) =>
+    db
+      .selectFrom('connections as c')
+      .innerJoin('users as s', 's.id', 'c.user_id')
+      .select('c.peer_id as id')
+      .where('c.user_id', '=', subjectId)
+      .where('c.state', '=', 'connected')
+      .where('s.presence', 'in', ['connections', 'everyone'])
+      .union(
+        db
+          .selectFrom('members as mine')
+          .innerJoin('users as s', 's.id', 'mine.user_id')
+          .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+          .select('theirs.user_id as id')
+          .where('mine.user_id', '=', subjectId)
+          .where('s.presence', '=', 'everyone')
+          .where('mine.state', 'in', LISTENING)
+          .where('theirs.state', 'in', LISTENING)
+          .where('theirs.user_id', '!=', subjectId),
+      ),
+  ),
+);
+
 /**
  * Everyone whose presence `viewerId` might see, before the rules are applied: their
  * connections, and the people sharing a conversation with them whose presence is public.
@@ -160,53 +217,18 @@ export async function presenceVisibleToViewer(db: Kysely<DB>, viewerId: string, 
  * grows with the size of its groups. One query.
  */
 export async function presenceCandidatesFor(db: Kysely<DB>, viewerId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('connections')
-    .select('peer_id as id')
-    .where('user_id', '=', viewerId)
-    .where('state', '=', 'connected')
-    .union(
-      db
-        .selectFrom('members as mine')
-        .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
-        .innerJoin('users as u', 'u.id', 'theirs.user_id')
-        .select('theirs.user_id as id')
-        .where('mine.user_id', '=', viewerId)
-        .where('mine.state', 'in', LISTENING)
-        .where('theirs.state', 'in', LISTENING)
-        .where('theirs.user_id', '!=', viewerId)
-        .where('u.presence', '=', 'everyone'),
-    )
-    .execute();
-  return rows.map((r) => r.id);
+  return (await candidatesQuery(db)(db, viewerId)).map((r) => r.id);
 }
 
 /**
- * Who may see `subjectId`'s presence now, found from their setting: nobody; their
- * connections (the default); or their connections and everyone sharing a conversation with
- * them. Then blocks either way and unanswered requests are taken out. A few queries,
- * whatever the size of the subject's groups when their setting is the default.
+ * Who may see `subjectId`'s presence now, found from their setting in the same query:
+ * nobody; their connections (the default); or their connections and everyone sharing a
+ * conversation with them. Then blocks either way and unanswered requests are taken out.
+ * Three queries at most, whatever the size of the subject's groups when their setting is
+ * the default.
  */
 export async function presenceViewersOf(db: Kysely<DB>, subjectId: string): Promise<string[]> {
-  const subject = await db.selectFrom('users').select('presence').where('id', '=', subjectId).executeTakeFirst();
-  const presence = (subject?.presence ?? DEFAULT_PRIVACY.presence) as Audience;
-  if (presence === 'nobody') return [];
-  const connections = db.selectFrom('connections').select('peer_id as id').where('user_id', '=', subjectId).where('state', '=', 'connected');
-  const rows =
-    presence === 'connections'
-      ? await connections.execute()
-      : await connections
-          .union(
-            db
-              .selectFrom('members as mine')
-              .innerJoin('members as theirs', 'theirs.conversation_id', 'mine.conversation_id')
-              .select('theirs.user_id as id')
-              .where('mine.user_id', '=', subjectId)
-              .where('mine.state', 'in', LISTENING)
-              .where('theirs.state', 'in', LISTENING)
-              .where('theirs.user_id', '!=', subjectId),
-          )
-          .execute();
+  const rows = await audienceQuery(db)(db, subjectId);
   const candidates = rows.map((r) => r.id).filter((id) => id !== subjectId);
   if (candidates.length === 0) return [];
   const [blocked, requesters] = await Promise.all([
