@@ -48,8 +48,12 @@ export function describeError(failure: unknown): string {
       return err.data?.reason === 'pin_limit' && typeof err.data.limit === 'number'
         ? `At most ${err.data.limit} messages can be pinned. Unpin one first.`
         : 'That changed meanwhile. Try again.';
-    case 'limit_reached':
-      return typeof err.data?.limit === 'number' ? `You have reached the limit of ${err.data.limit}.` : 'You have reached the limit for that.';
+    case 'limit_reached': {
+      const limit = typeof err.data?.limit === 'number' ? err.data.limit : null;
+      if (err.data?.field === 'body.pinned' && limit) return `At most ${limit} conversations can be pinned. Unpin one first.`;
+      if (err.data?.field === 'conversationIds' && limit) return `Forward to at most ${limit} conversations at once.`;
+      return limit ? `You have reached the limit of ${limit}.` : 'You have reached the limit for that.';
+    }
     case 'unsupported_media_type':
       return 'That type of file cannot be sent.';
     case 'invalid_request': {
