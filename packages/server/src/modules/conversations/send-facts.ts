@@ -35,7 +35,12 @@ export async function findSendFacts(db: Kysely<DB>, userId: string, conversation
   let query = compiled.get(db);
   if (!query) compiled.set(db, (query = compile(db)));
   const [row] = await query(db, userId, conversationId);
-  if (!row) return null;
+  return row ? toFacts(row) : null;
+}
+
+type FactsRow = Awaited<ReturnType<ReturnType<typeof compile>>>[number];
+
+function toFacts(row: FactsRow): SendFacts {
   return {
     membership: {
       conversationId: row.conversation_id,
@@ -52,4 +57,53 @@ export async function findSendFacts(db: Kysely<DB>, userId: string, conversation
     },
     peer: row.peer_id !== null && row.peer_state !== null ? { userId: row.peer_id, state: row.peer_state } : null,
   };
+}
+
+/** Lookups one batched query answers at most (bound values stay far below every engine's limit). */
+const MAX_BATCHED = 500;
+
+/**
+ * `findSendFacts` for a server whose every query is a round trip (PostgreSQL): the lookups
+ * asked within one turn of the event loop share one query (`(conversation_id, user_id) IN
+ * (…)`), so concurrent sends cost one round trip between them instead of one each. A
+ * lookup alone takes the single-row query.
+ */
+export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationId: string) => Promise<SendFacts | null> {
+  let pending: { userId: string; conversationId: string; resolve(f: SendFacts | null): void; reject(err: unknown): void }[] = [];
+  async function flush(batch: typeof pending): Promise<void> {
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      return findSendFacts(db, only.userId, only.conversationId).then(only.resolve, only.reject);
+    }
+    try {
+      const rows = await db
+        .selectFrom('members as m')
+        .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+        .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
+        .select([
+          'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
+          'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
+        ])
+        .where((eb) => eb(eb.refTuple('m.conversation_id', 'm.user_id'), 'in', batch.map((q) => eb.tuple(q.conversationId, q.userId))))
+        .execute();
+      const found = new Map(rows.map((r) => [`${r.conversation_id}\u0000${r.user_id}`, r]));
+      for (const q of batch) {
+        const row = found.get(`${q.conversationId}\u0000${q.userId}`);
+        q.resolve(row ? toFacts(row) : null);
+      }
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+    }
+  }
+  return (userId, conversationId) =>
+    new Promise((resolve, reject) => {
+      if (pending.length === 0) {
+        setImmediate(() => {
+          const all = pending;
+          pending = [];
+          for (let i = 0; i < all.length; i += MAX_BATCHED) void flush(all.slice(i, i + MAX_BATCHED));
+        });
+      }
+      pending.push({ userId, conversationId, resolve, reject });
+    });
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DB } from '../../storage/db.ts';
-import { appendEnvelope, appendEnvelopes, findSendFacts, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
+import { appendEnvelope, appendEnvelopes, batchedSendFacts, findSendFacts, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
 import type { Graph } from '../graph/index.ts';
 import { GroupCommit, type Outcome } from './group-commit.ts';
 
@@ -75,6 +75,8 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
   const { graph, conversations } = deps;
 
   const { writerLanes, messageLog } = ctx.database;
+  // Every PostgreSQL query is a round trip: concurrent sends share one for their facts.
+  const sendFacts = ctx.database.dialect === 'postgres' ? batchedSendFacts(db) : (userId: string, conversationId: string) => findSendFacts(db, userId, conversationId);
   const batcher = new GroupCommit<Plan>({
     // As conversations.write does (its change clock keeps sync cursors behind it), on the writer's connections.
     transact: async (_lane, fn) => {
@@ -122,7 +124,7 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
   }
 
   async function plan(caller: Caller, conversationId: string, body: SendBody): Promise<Plan> {
-    const facts = await findSendFacts(db, caller.userId, conversationId);
+    const facts = await sendFacts(caller.userId, conversationId);
     if (!facts) throw notFound('no such conversation');
     const { membership: m, peer } = facts;
     let peerId: string | null = null;
