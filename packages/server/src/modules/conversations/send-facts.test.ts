@@ -12,13 +12,13 @@ for (const dialect of DIALECTS) {
       database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
       const now = new Date().toISOString();
       const { db } = database;
-      await db.insertInto('users').values(['a', 'b', 'c'].map((id) => ({ id, username: id, display_name: id, created_at: now }))).execute();
+      await db.insertInto('users').values(['a', 'b', 'c'].map((id) => ({ id, username: id, display_name: id, created_at: now })) as never).execute();
       const conv = (id: string, type: 'direct' | 'group') => ({ id, type, direct_key: null, title: null, last_seq: 7, disappearing_seconds: 0, created_by: 'a', created_at: now, updated_at: now });
-      await db.insertInto('conversations').values([conv('d1', 'direct'), conv('g1', 'group')]).execute();
+      await db.insertInto('conversations').values([conv('d1', 'direct'), conv('g1', 'group')] as never).execute();
       const member = (conversation_id: string, user_id: string, state: 'active' | 'request') => ({
         conversation_id, user_id, role: 'member' as const, state, joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now,
       });
-      await db.insertInto('members').values([member('d1', 'a', 'active'), member('d1', 'b', 'request'), member('g1', 'a', 'active'), member('g1', 'b', 'active'), member('g1', 'c', 'active')]).execute();
+      await db.insertInto('members').values([member('d1', 'a', 'active'), member('d1', 'b', 'request'), member('g1', 'a', 'active'), member('g1', 'b', 'active'), member('g1', 'c', 'active')] as never).execute();
     });
     afterAll(async () => {
       await database?.close();
