@@ -215,6 +215,40 @@ describe('web app: pins, keyboard, notifications, retry, settings', () => {
     expect(readFileSync((await download.path())!)).toEqual(png);
   });
 
+  it('sends several files as one message each; after a failed upload, only the rest go again', async () => {
+    let uploads = 0;
+    const uploadsUrl = /\/v1\/attachments(\?|$)/;
+    await alice.page.route(uploadsUrl, async (route) => {
+      uploads += 1;
+      // The second file's upload fails once; everything else goes through.
+      if (route.request().method() === 'POST' && uploads === 2) await route.abort('connectionreset');
+      else await route.continue();
+    });
+    await alice.page.locator('.composer input[type=file]').setInputFiles([
+      { name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('route: north gate, then the ridge') },
+      { name: 'list.txt', mimeType: 'text/plain', buffer: Buffer.from('rope, water, snacks') },
+    ]);
+    await send('Two files for the trip');
+    await alice.page.getByRole('status').filter({ hasText: /Cannot reach the server/ }).waitFor();
+    expect(await alice.page.getByRole('button', { name: 'Remove plan.txt' }).count()).toBe(0);
+    await alice.page.getByRole('button', { name: 'Remove list.txt' }).waitFor();
+    expect(await alice.page.getByRole('textbox', { name: 'Message' }).inputValue()).toBe('');
+    await alice.page.getByRole('button', { name: 'Send' }).click();
+    await timeline().getByRole('button', { name: /list\.txt/ }).waitFor();
+    await alice.page.unroute(uploadsUrl);
+    expect(uploads).toBe(3);
+
+    const history = await h.server.api.get(`/v1/conversations/${dm}/messages`, bob.token);
+    const files = history.body.messages
+      .filter((m: { kind: string; content: { data: string } | null }) => m.kind === 'message' && m.content && JSON.parse(m.content.data).attachments?.[0]?.kind === 'file')
+      .map((m: { content: { data: string } }) => JSON.parse(m.content.data))
+      .map((c: { text: string; attachments: { name: string }[] }) => [c.attachments[0]!.name, c.text]);
+    expect(files).toEqual([
+      ['plan.txt', 'Two files for the trip'],
+      ['list.txt', ''],
+    ]);
+  });
+
   it('records and sends a voice note with MediaRecorder', async () => {
     await alice.context.grantPermissions(['microphone'], { origin: h.server.url });
     await alice.page.getByRole('button', { name: 'Record a voice note' }).click();
@@ -286,7 +320,7 @@ describe('web app: pins, keyboard, notifications, retry, settings', () => {
     await alice.page.getByRole('heading', { name: 'Welcome back' }).waitFor();
     const again = await h.server.api.post('/v1/sessions', { username: aliceName, password: 'correct horse battery' });
     expect(again.status).toBe(401);
-    // The one failed request was the wrong password, on purpose.
-    expect(alice.errors).toEqual(['Failed to load resource: the server responded with a status of 403 (Forbidden)']);
+    // The failed requests were on purpose: the cut upload, and the wrong password.
+    expect(alice.errors).toEqual(['Failed to load resource: net::ERR_CONNECTION_RESET', 'Failed to load resource: the server responded with a status of 403 (Forbidden)']);
   });
 });

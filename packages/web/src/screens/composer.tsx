@@ -123,7 +123,7 @@ export function Composer({
         // thumbnail made here with a canvas; the upload happens now, then the send is optimistic.
         setUploading((n) => n + 1);
         try {
-          for (const [i, { file }] of files.entries()) {
+          for (const [i, { key, file }] of files.entries()) {
             const thumb = file.type.startsWith('image/') && file.type !== 'image/svg+xml' ? await makeThumbnail(file) : null;
             const name = safeFilename(file.name);
             await client.sendFile(cid, file, {
@@ -133,6 +133,13 @@ export function Composer({
               ...(thumb ? { thumbnail: { data: thumb.blob, contentType: 'image/jpeg', width: thumb.width, height: thumb.height }, width: thumb.sourceWidth, height: thumb.sourceHeight } : {}),
               ...(i === 0 && replyTo?.id ? { replyTo: replyTo.id } : {}),
             });
+            // Sent: if a later file fails, a second press must not send this one (or the caption) again.
+            setFiles((prev) => prev.filter((f) => f.key !== key));
+            if (i === 0) {
+              setText('');
+              setChosen([]);
+              onClearContext();
+            }
           }
         } finally {
           setUploading((n) => n - 1);
