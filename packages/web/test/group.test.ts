@@ -161,6 +161,21 @@ describe('web app: group administration, inbox state, forwarding', () => {
     await forwarded.getByText('Forwarded').waitFor();
   });
 
+  it('marks a conversation where I was mentioned, until I read it', async () => {
+    const me = (await h.server.api.get('/v1/me', aliceToken)).body;
+    const text = '@Alice Rivers can you book the wall?';
+    const content = { type: 'text', text, mentions: [{ userId: me.id, offset: 0, length: '@Alice Rivers'.length }] };
+    await h.server.api.post(`/v1/conversations/${groupId}/messages`, { clientId: 'm1', kind: 'message', content: { encoding: 'plain', data: JSON.stringify(content) } }, bob.token);
+    const marked = () => chats().getByRole('link', { name: /Climbing crew.*you were mentioned/s }).count();
+    await expect.poll(marked).toBe(1);
+    await chats().getByRole('link', { name: /^Climbing crew/ }).click();
+    await timeline().getByTestId('message').filter({ hasText: 'book the wall' }).locator('.mention').waitFor();
+    // Read now: back on another conversation, the mark is gone.
+    await chats().getByRole('link', { name: /^Carol Diaz/ }).click();
+    await alice.page.getByRole('heading', { level: 2, name: 'Carol Diaz' }).waitFor();
+    await expect.poll(marked).toBe(0);
+  });
+
   it('hands the group over to another member', async () => {
     await chats().getByRole('link', { name: /^Climbing crew/ }).click();
     await openInfo();
