@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Timestamp } from './common.ts';
+import { Cursor, Id, Limit, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 
 export const Username = z
@@ -63,6 +63,7 @@ export const DeleteAccountBody = z.object({ password: z.string().min(1).max(LIMI
 
 export const UserSearchQuery = z.object({
   query: z.string().trim().min(1).max(64),
-  limit: z.coerce.number().int().min(1).max(50).default(20),
+  limit: Limit,
+  cursor: Cursor.optional(),
 });
-export const UserList = z.object({ users: z.array(User) });
+export const UserList = z.object({ users: z.array(User), nextCursor: z.string().nullable() });

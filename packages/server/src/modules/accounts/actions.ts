@@ -7,6 +7,7 @@ import { precompile } from '../../storage/db.ts';
 import { addressKey } from '../safety/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { findUserById, findUserByUsername, searchUsers, toUser } from './queries.ts';
+import { decodeCursor, page } from '../graph/index.ts';
 import { SESSIONS_TOPIC, SessionCache } from './session-cache.ts';
 import { hashToken, newToken } from './tokens.ts';
 
@@ -220,8 +221,12 @@ export function createAccounts(ctx: AppContext) {
       );
     },
 
-    async search(query: string, limit: number): Promise<User[]> {
-      return (await searchUsers(db, query, limit)).map(toUser);
+    /** One page of matches in username order; `cursor` is the `nextCursor` of the page before. */
+    async search(query: string, limit: number, cursor?: string): Promise<{ users: User[]; nextCursor: string | null }> {
+      const after = decodeCursor(cursor, 1);
+      const rows = await searchUsers(db, query, limit + 1, after?.[0]);
+      const { items, nextCursor } = page(rows, limit, (r) => [r.username]);
+      return { users: items.map(toUser), nextCursor };
     },
 
     /** Check a password without side effects (account deletion asks for it). */

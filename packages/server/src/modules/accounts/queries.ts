@@ -21,14 +21,13 @@ export function findUsersByIds(db: Kysely<DB>, ids: string[]) {
 }
 
 /** Prefix search on username and display name; callers filter out who may not be seen. */
-export function searchUsers(db: Kysely<DB>, query: string, limit: number) {
+export function searchUsers(db: Kysely<DB>, query: string, limit: number, afterUsername?: string) {
   const q = query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
-  return db
+  let select = db
     .selectFrom('users')
     .selectAll()
     .where('deleted_at', 'is', null)
-    .where(sql<boolean>`(username like ${`${q}%`} escape '\\' or lower(display_name) like ${`${q}%`} escape '\\')`)
-    .orderBy('username')
-    .limit(limit)
-    .execute();
+    .where(sql<boolean>`(username like ${`${q}%`} escape '\\' or lower(display_name) like ${`${q}%`} escape '\\')`);
+  if (afterUsername !== undefined) select = select.where('username', '>', afterUsername);
+  return select.orderBy('username').limit(limit).execute();
 }

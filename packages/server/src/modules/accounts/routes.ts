@@ -79,9 +79,10 @@ export function accountsRoutes(accounts: Accounts, visibility: Visibility): Fast
       schema: { tags: ['accounts'], summary: 'Search people by username or display name prefix', querystring: UserSearchQuery, response: { 200: UserList } },
     }, async (req) => {
       const caller = callerOf(req);
-      const found = await accounts.search(req.query.query, req.query.limit);
-      const visible = await visibility.visibleAmong(caller.userId, found.map((u) => u.id));
-      return { users: found.filter((u) => visible.has(u.id)) };
+      // The page is cut before the visibility filter, so a page may hold fewer than `limit`.
+      const found = await accounts.search(req.query.query, req.query.limit, req.query.cursor);
+      const visible = await visibility.visibleAmong(caller.userId, found.users.map((u) => u.id));
+      return { users: found.users.filter((u) => visible.has(u.id)), nextCursor: found.nextCursor };
     });
   };
 }
