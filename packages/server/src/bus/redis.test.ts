@@ -156,8 +156,10 @@ describe.skipIf(!available)('RedisPresenceStore', () => {
     try {
       await store.connect('x');
       const keys = await admin.keys(`${prefix}*`);
-      await admin.del(...keys);
-      expect((await store.onlineAmong(['x'])).has('x')).toBe(false);
+      // The store refreshes every ttl/3: whether it wrote back before the next read is a race,
+      // so the loss is proved by the delete itself, and the test waits for the write-back.
+      expect(await admin.del(...keys)).toBe(keys.length);
+      expect(keys.length).toBeGreaterThan(0);
       const deadline = Date.now() + 5000;
       while (!(await store.onlineAmong(['x'])).has('x')) {
         if (Date.now() > deadline) throw new Error('counts were not restored');
