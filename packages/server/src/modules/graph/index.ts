@@ -3,7 +3,7 @@ import { blockedEitherWay, blockersOf, createBlocks } from './blocks.ts';
 export { insertBlocks } from './blocks.ts';
 export { decodeCursor, encodeCursor, page } from './paging.ts';
 import { createConnections } from './connections.ts';
-import { mayAddToGroup, mayWriteDirect, privacyOf, reach, relationship } from './policy.ts';
+import { batchedMayWriteDirect, mayAddToGroup, mayWriteDirect, privacyOf, reach, relationship } from './policy.ts';
 import { graphRoutes } from './routes.ts';
 import { createPrivacySettings } from './settings.ts';
 import { presenceCandidatesFor, presenceViewersOf, presenceVisibleTo, presenceVisibleToViewer, readMarkerVisibleTo, typingVisibleTo } from './visibility.ts';
@@ -20,6 +20,8 @@ export function createGraph(ctx: AppContext) {
   const connections = createConnections(ctx);
   const blocks = createBlocks(ctx);
   const privacy = createPrivacySettings(ctx);
+  // Every PostgreSQL query is a round trip: concurrent direct sends share their checks.
+  const writeDirect = ctx.database.dialect === 'postgres' ? batchedMayWriteDirect(db) : (from: string, to: string) => mayWriteDirect(db, from, to);
   return {
     connections,
     blocks,
@@ -31,7 +33,7 @@ export function createGraph(ctx: AppContext) {
     mayAddToGroup: (adder: string, target: string) => mayAddToGroup(db, adder, target),
     blockedEitherWay: (a: string, b: string) => blockedEitherWay(db, a, b),
     /** May `from` send into their direct conversation with `to` (no block either way, `to` not deleted)? */
-    mayWriteDirect: (from: string, to: string) => mayWriteDirect(db, from, to),
+    mayWriteDirect: (from: string, to: string) => writeDirect(from, to),
     /** A user who blocked you is not found. */
     async canSee(viewerId: string, targetId: string): Promise<boolean> {
       if (viewerId === targetId) return true;

@@ -97,3 +97,55 @@ const compileWriteDirect = (db: Kysely<DB>) =>
       .where('id', '=', to),
   );
 const writeDirectQueries = new WeakMap<Kysely<DB>, ReturnType<typeof compileWriteDirect>>();
+
+/** Pairs one batched check answers at most (bound values stay far below every engine's limit). */
+const MAX_BATCHED = 250;
+
+/**
+ * `mayWriteDirect` for a server whose every query is a round trip (PostgreSQL): the checks
+ * asked within one turn of the event loop are answered together, in two queries (the
+ * targets' accounts, the blocks between the pairs either way); a check alone takes the
+ * single query. The same rules as `mayWriteDirect`.
+ */
+export function batchedMayWriteDirect(db: Kysely<DB>): (from: string, to: string) => Promise<boolean> {
+  let pending: { from: string; to: string; resolve(ok: boolean): void; reject(err: unknown): void }[] = [];
+  async function flush(batch: typeof pending): Promise<void> {
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      return mayWriteDirect(db, only.from, only.to).then(only.resolve, only.reject);
+    }
+    try {
+      const targets = [...new Set(batch.map((q) => q.to))];
+      const [users, blocks] = await Promise.all([
+        db.selectFrom('users').select(['id', 'deleted_at']).where('id', 'in', targets).execute(),
+        db
+          .selectFrom('blocks')
+          .select(['blocker_id', 'blocked_id'])
+          .where((eb) =>
+            eb(
+              eb.refTuple('blocker_id', 'blocked_id'),
+              'in',
+              batch.flatMap((q) => [eb.tuple(q.from, q.to), eb.tuple(q.to, q.from)]),
+            ),
+          )
+          .execute(),
+      ]);
+      const live = new Set(users.filter((u) => u.deleted_at === null).map((u) => u.id));
+      const blocked = new Set(blocks.map((b) => `${b.blocker_id}\u0000${b.blocked_id}`));
+      for (const q of batch) q.resolve(live.has(q.to) && !blocked.has(`${q.from}\u0000${q.to}`) && !blocked.has(`${q.to}\u0000${q.from}`));
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+    }
+  }
+  return (from, to) =>
+    new Promise((resolve, reject) => {
+      if (pending.length === 0) {
+        setImmediate(() => {
+          const all = pending;
+          pending = [];
+          for (let i = 0; i < all.length; i += MAX_BATCHED) void flush(all.slice(i, i + MAX_BATCHED));
+        });
+      }
+      pending.push({ from, to, resolve, reject });
+    });
+}

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, freshStorage } from '../../../test/harness.ts';
+import { openDatabase, type Database } from '../../storage/db.ts';
+import { batchedMayWriteDirect, mayWriteDirect } from './policy.ts';
+
+for (const dialect of DIALECTS) {
+  describe(`mayWriteDirect, one by one and batched [${dialect}]`, () => {
+    let storage: Awaited<ReturnType<typeof freshStorage>>;
+    let database: Database;
+    beforeAll(async () => {
+      storage = await freshStorage(dialect);
+      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
+      const now = new Date().toISOString();
+      const { db } = database;
+      await db
+        .insertInto('users')
+        .values(['a', 'b', 'c', 'd', 'gone'].map((id) => ({ id, username: id, display_name: id, created_at: now, deleted_at: id === 'gone' ? now : null })) as never)
+        .execute();
+      // c blocked a; d was blocked by a.
+      await db.insertInto('blocks').values([{ blocker_id: 'c', blocked_id: 'a', created_at: now }, { blocker_id: 'a', blocked_id: 'd', created_at: now }]).execute();
+    });
+    afterAll(async () => {
+      await database?.close();
+      await storage?.drop();
+    });
+
+    it('refuses a block either way and a deleted or unknown account, the same way in both forms', async () => {
+      const pairs: [string, string][] = [['a', 'b'], ['b', 'a'], ['a', 'c'], ['c', 'a'], ['a', 'd'], ['d', 'a'], ['a', 'gone'], ['a', 'nobody'], ['b', 'c']];
+      const expected = [true, true, false, false, false, false, false, false, true];
+      const single = await Promise.all(pairs.map(([f, t]) => mayWriteDirect(database.db, f, t)));
+      expect(single).toEqual(expected);
+      const check = batchedMayWriteDirect(database.db);
+      expect(await Promise.all(pairs.map(([f, t]) => check(f, t)))).toEqual(expected);
+      expect(await check('b', 'a')).toBe(true);
+    });
+  });
+}
