@@ -3,7 +3,7 @@
  * tester drives it: documented paths, fields, status codes and error codes only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestServer, type TestServer } from './harness.ts';
+import { DIALECTS, startTestServer, type Reply, type TestServer } from './harness.ts';
 
 for (const dialect of DIALECTS) {
   describe(`contract audit [${dialect}]`, () => {
@@ -32,7 +32,7 @@ for (const dialect of DIALECTS) {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const res = await t.api.get(`/v1/users?query=${prefix}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, me.token);
+        const res: Reply = await t.api.get(`/v1/users?query=${prefix}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, me.token);
         expect(res.status).toBe(200);
         seen.push(...res.body.users.map((u: { username: string }) => u.username));
         cursor = res.body.nextCursor;
