@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { LIMITS, WS_CLOSE } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../src/config/config.ts';
@@ -114,8 +115,13 @@ for (const { dialect, bus, config } of await busVariants()) {
       it('closes a socket that piles up frames behind an auth still in progress (1008)', async () => {
         const u = await t.api.signUp('piler');
         const c = await raw();
+        // One write: the frames reach the server together, while the auth is still in progress
+        // (however fast the session lookup has become), so the test does not race it.
+        const socket = (c.ws as unknown as { _socket: Socket })._socket;
+        socket.cork();
         c.send({ type: 'auth', token: u.token });
         for (let i = 0; i < 500; i++) c.send({ type: 'ping' });
+        socket.uncork();
         expect((await c.waitClosed()).code).toBe(1008);
       });
 
