@@ -88,7 +88,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     app,
     ctx,
     async listen() {
-      await app.listen({ port: config.port, host: config.host });
+      // A reconnect storm opens thousands of connections at once: Node's default backlog (511)
+      // would drop the SYNs past it and clients would wait out their connect timeouts.
+      await app.listen({ port: config.port, host: config.host, backlog: 4096 });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
