@@ -60,6 +60,9 @@ describe('results', () => {
   it('has no ratio or verdict when a side is missing or the baseline is zero', () => {
     expect(result({ workload: 'W4', metric: 'm', engine: 'postgres', parley: null, baseline: 5, unit: 'u', targetKind: 'min', targetValue: 0.7 })).toMatchObject({ ratio: null, met: null });
     expect(result({ workload: 'W4', metric: 'm', engine: 'postgres', parley: 5, baseline: 0, unit: 'u', targetKind: 'min', targetValue: 0.7 })).toMatchObject({ ratio: null, met: null });
+    // A negative slope (memory per socket lost in noise) is no measurement, not a target met.
+    expect(result({ workload: 'W1', metric: 'm', engine: 'sqlite', parley: 3.1, baseline: -0.02, unit: 'KiB', targetKind: 'max', targetValue: 2 })).toMatchObject({ ratio: null, met: null });
+    expect(result({ workload: 'W1', metric: 'm', engine: 'sqlite', parley: -1, baseline: 3, unit: 'KiB', targetKind: 'max', targetValue: 2 })).toMatchObject({ ratio: null, met: null });
   });
 
   it('writes one parseable JSON line with the issue’s keys first', () => {

@@ -100,7 +100,10 @@ type Extra = { [extra: string]: unknown };
 /** A Result with its ratio and verdict computed from the two figures. */
 export function result(fields: Omit<ResultCore, 'ratio' | 'met' | 'target'> & Extra & { targetKind: TargetKind; targetValue: number }): Result {
   const { targetKind, targetValue, ...rest } = fields;
-  const ratio = rest.parley !== null && rest.baseline !== null && rest.baseline !== 0 ? rest.parley / rest.baseline : null;
+  // A negative figure (a memory slope lost in noise, say) or a baseline of zero measured nothing:
+  // no ratio, no verdict, rather than a ratio that reads as a target met.
+  const measured = rest.parley !== null && rest.baseline !== null && rest.parley >= 0 && rest.baseline > 0;
+  const ratio = measured ? rest.parley! / rest.baseline! : null;
   const met = ratio === null ? null : targetKind === 'min' ? ratio >= targetValue : ratio <= targetValue;
   return { ...rest, parley: round(rest.parley), baseline: round(rest.baseline), ratio: round(ratio), target: `${targetKind === 'min' ? '>=' : '<='} ${targetValue}`, met };
 }
