@@ -29,10 +29,25 @@ export const ReportBody = z.object({
   messageIds: z.array(Id).min(1).max(50),
   reason: z.string().trim().min(1).max(LIMITS.reportReasonMax),
   evidence: z
-    .array(z.object({ messageId: Id, senderId: Id, content: z.string().max(LIMITS.reportEvidenceMax) }))
-    .max(50)
+    .union([
+      z.string().max(LIMITS.reportEvidenceMax).transform((content) => [{ content }]),
+      z
+        .array(
+          z.union([
+            z.string().max(LIMITS.reportEvidenceMax).transform((content) => ({ content })),
+            z.object({
+              messageId: Id.optional().describe('default: the messageIds entry at the same position'),
+              senderId: Id.optional().describe('ignored: the server records who sent each message'),
+              content: z.string().max(LIMITS.reportEvidenceMax),
+            }),
+          ]),
+        )
+        .max(50),
+    ])
     .default([])
-    .describe('the reported messages as the reporter’s client shows them (decrypted once E2EE lands)'),
+    .describe(
+      'the reported messages as the reporter’s client shows them (decrypted once E2EE lands): a list of {messageId, content}, or plain strings (or one string) paired with messageIds by position',
+    ),
   block: z.boolean().default(false).describe('also block the reported sender(s)'),
 });
 export const Report = z.object({

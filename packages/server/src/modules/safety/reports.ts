@@ -10,7 +10,8 @@ export interface NewReport {
   conversationId: string;
   messageIds: string[];
   reason: string;
-  evidence: { messageId: string; senderId: string; content: string }[];
+  /** Without a messageId, an entry stands for the messageIds entry at its position. */
+  evidence: { messageId?: string; content: string }[];
   block: boolean;
 }
 
@@ -70,9 +71,10 @@ export function createReports(ctx: AppContext) {
       if (reported.length === 0) throw badField('body.messageIds', 'these are your own messages');
 
       const evidence = input.evidence.map((e, i) => {
-        const senderId = senderOf.get(e.messageId);
-        if (!senderId) throw badField(`body.evidence.${i}.messageId`, 'not one of the reported messages');
-        return { messageId: e.messageId, senderId, content: e.content };
+        const messageId = e.messageId ?? input.messageIds[i];
+        const senderId = messageId === undefined ? undefined : senderOf.get(messageId);
+        if (!messageId || !senderId) throw badField(`body.evidence.${i}.messageId`, 'not one of the reported messages');
+        return { messageId, senderId, content: e.content };
       });
 
       const id = uuidv7();
