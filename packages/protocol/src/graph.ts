@@ -30,11 +30,11 @@ export const ReportBody = z.object({
   reason: z.string().trim().min(1).max(LIMITS.reportReasonMax),
   evidence: z
     .union([
-      z.string().max(LIMITS.reportEvidenceMax).transform((content) => [{ content }]),
+      z.string().max(LIMITS.reportEvidenceMax),
       z
         .array(
           z.union([
-            z.string().max(LIMITS.reportEvidenceMax).transform((content) => ({ content })),
+            z.string().max(LIMITS.reportEvidenceMax),
             z.object({
               messageId: Id.optional().describe('default: the messageIds entry at the same position'),
               senderId: Id.optional().describe('ignored: the server records who sent each message'),
@@ -47,7 +47,8 @@ export const ReportBody = z.object({
     .default([])
     .describe(
       'the reported messages as the reporter’s client shows them (decrypted once E2EE lands): a list of {messageId, content}, or plain strings (or one string) paired with messageIds by position',
-    ),
+    )
+    .transform((evidence) => (typeof evidence === 'string' ? [evidence] : evidence).map((e) => (typeof e === 'string' ? { content: e } : e))),
   block: z.boolean().default(false).describe('also block the reported sender(s)'),
 });
 export const Report = z.object({
