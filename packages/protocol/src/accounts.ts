@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Cursor, Id, Limit, Timestamp } from './common.ts';
+import { Id, Limit, OptionalCursor, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 
 export const Username = z
@@ -64,6 +64,6 @@ export const DeleteAccountBody = z.object({ password: z.string().min(1).max(LIMI
 export const UserSearchQuery = z.object({
   query: z.string().trim().min(1).max(64),
   limit: Limit,
-  cursor: Cursor.optional(),
+  cursor: OptionalCursor,
 });
 export const UserList = z.object({ users: z.array(User), nextCursor: z.string().nullable() });

@@ -17,6 +17,14 @@ export const Limit = z.coerce
 
 export const Cursor = z.string().min(1).max(512).describe('opaque cursor from a previous page');
 
+/** A query's cursor: absent or empty (`?cursor=`) both mean "from the start". */
+export const OptionalCursor = z
+  .string()
+  .max(512)
+  .optional()
+  .transform((v) => (v === '' ? undefined : v))
+  .describe('opaque cursor from a previous page; absent or empty: from the start');
+
 export const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const ErrorBodySchema = z.object({

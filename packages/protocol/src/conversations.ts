@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Timestamp } from './common.ts';
+import { Id, OptionalCursor, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 
 export const ConversationType = z.enum(['direct', 'group']);
@@ -66,7 +66,7 @@ export const ConversationListQuery = z.object({
     .default('inbox')
     .describe('inbox: accepted conversations I have not archived, pinned ones first; requests: message requests; archived: those I archived'),
   limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).default(LIMITS.pageDefault),
-  cursor: z.string().min(1).max(512).optional(),
+  cursor: OptionalCursor,
 });
 export const ConversationList = z.object({ conversations: z.array(Conversation), nextCursor: z.string().nullable() });
 

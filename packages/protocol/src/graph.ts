@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Cursor, Id, Limit, Timestamp } from './common.ts';
+import { Id, Limit, OptionalCursor, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 import { User } from './accounts.ts';
 
@@ -14,14 +14,14 @@ export const Connection = z.object({
 });
 export type Connection = z.infer<typeof Connection>;
 
-export const ConnectionListQuery = z.object({ state: ConnectionState.default('connected'), limit: Limit, cursor: Cursor.optional() });
+export const ConnectionListQuery = z.object({ state: ConnectionState.default('connected'), limit: Limit, cursor: OptionalCursor });
 export const ConnectionList = z.object({ connections: z.array(Connection), nextCursor: z.string().nullable() });
 /** Where the relation stands after a request or an accept, as the caller sees it. */
 export const ConnectionResult = z.object({ state: z.enum(['connected', 'outgoing']) });
 
 export const Block = z.object({ userId: Id, user: User, createdAt: Timestamp });
 export type Block = z.infer<typeof Block>;
-export const BlockListQuery = z.object({ limit: Limit, cursor: Cursor.optional() });
+export const BlockListQuery = z.object({ limit: Limit, cursor: OptionalCursor });
 export const BlockList = z.object({ blocks: z.array(Block), nextCursor: z.string().nullable() });
 
 export const ReportBody = z.object({
@@ -68,6 +68,6 @@ export type Report = z.infer<typeof Report>;
 
 export const ReportCreated = z.object({ id: Id });
 export const ReportStatus = z.enum(['open', 'resolved']);
-export const ReportListQuery = z.object({ status: ReportStatus.default('open'), limit: Limit, cursor: Cursor.optional() });
+export const ReportListQuery = z.object({ status: ReportStatus.default('open'), limit: Limit, cursor: OptionalCursor });
 export const ReportList = z.object({ reports: z.array(Report), nextCursor: z.string().nullable() });
 export const ResolveReportBody = z.object({ resolution: z.string().trim().min(1).max(LIMITS.reportReasonMax).describe('what the operator did, for the record') });

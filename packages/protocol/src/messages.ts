@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Timestamp } from './common.ts';
+import { Id, OptionalCursor, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 
 export const EnvelopeKind = z.enum(['message', 'edit', 'reaction', 'delete', 'system']);
@@ -71,7 +71,7 @@ export const MarkerBody = z.object({ seq: z.number().int().min(0) });
 export const MarkerKind = z.enum(['read', 'delivered']);
 export type MarkerKind = z.infer<typeof MarkerKind>;
 
-export const SyncQuery = z.object({ cursor: z.string().min(1).max(512).optional() });
+export const SyncQuery = z.object({ cursor: OptionalCursor });
 
 /** Byte length of a payload as the server counts it against `LIMITS.payloadBytes`. */
 export function payloadBytes(content: Content): number {
