@@ -169,7 +169,7 @@ describe.skipIf(!postgresBin())('PostgreSQL restarted under load (a private clus
   afterAll(async () => {
     await server?.kill();
     await pg?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   // Regression: the process exited ('Connection terminated unexpectedly' emitted on a

@@ -151,6 +151,21 @@ export function postgresBin(): string | null {
   }
 }
 
+async function freePortBelowEphemeral(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const server = createNetServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+}
+
 /**
  * A PostgreSQL cluster of our own, in a temp dir on a free port, so restarting it under
  * load disturbs no one else's tests. Runs as the postgres user (initdb refuses root).
@@ -161,10 +176,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-pg-'));
   const asPostgres = process.getuid?.() === 0 ? (args: string[]) => run('runuser', ['-u', 'postgres', '--', ...args]) : (args: string[]) => run(args[0]!, args.slice(1));
   if (process.getuid?.() === 0) await run('chown', ['postgres:postgres', dir]);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   await asPostgres([`${bin}/initdb`, '-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  // A port below the kernel's ephemeral range (32768–60999 here), so that no outgoing
+  // connection of a busy test run can hold it while the cluster is down for a restart;
+  // checked free, and another one tried if the cluster still cannot bind it.
+  let port = 0;
   const start = () => asPostgres([`${bin}/pg_ctl`, '-D', `${dir}/data`, '-l', `${dir}/log`, '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, 'start']);
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    port = await freePortBelowEphemeral();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
