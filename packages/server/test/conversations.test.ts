@@ -65,6 +65,10 @@ for (const dialect of DIALECTS) {
         expect(res.body.members.find((m: any) => m.userId === b.id).state).toBe('request');
         const bView = await t.api.get(`/v1/conversations/${res.body.id}`, b.token);
         expect(bView.body.myState).toBe('request');
+        // Opening it tells the stranger nothing; its first message puts it in their requests.
+        expect((await t.api.get('/v1/conversations?folder=requests', b.token)).body.conversations).toEqual([]);
+        const first = await t.api.post(`/v1/conversations/${res.body.id}/messages`, { clientId: 'first', kind: 'message', content: { encoding: 'plain', data: JSON.stringify({ type: 'text', text: 'hi' }) } }, a.token);
+        expect(first.status).toBe(201);
         const requests = await t.api.get('/v1/conversations?folder=requests', b.token);
         expect(requests.body.conversations.map((c: any) => c.id)).toEqual([res.body.id]);
         expect((await t.api.get('/v1/conversations', b.token)).body.conversations).toEqual([]);

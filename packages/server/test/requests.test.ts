@@ -47,6 +47,24 @@ for (const dialect of DIALECTS) {
       expect((await t.api.get(`/v1/conversations/${conv}`, b.token)).body.unreadCount).toBe(3);
     });
 
+    it('reaches the recipient with its first message, not when it is opened: folder, sync and events', async () => {
+      const before = events.length;
+      const { a, b, conv } = await request();
+      const opened = events.slice(before).filter((e) => e.type === 'conversation.changed' && e.conversationId === conv);
+      expect(opened.flatMap((e) => (e as { recipientIds: string[] }).recipientIds)).toEqual([a.id]);
+      expect(await folder(b, 'requests')).toEqual([]);
+      expect((await t.api.get('/v1/sync', b.token)).body.conversations.map((c: any) => c.id)).not.toContain(conv);
+      expect(await folder(a, 'inbox')).toEqual([conv]);
+
+      const mark = events.length;
+      expect((await send(a, conv)).status).toBe(201);
+      const told = events.slice(mark).filter((e) => e.type === 'conversation.changed' && e.conversationId === conv);
+      expect(told.flatMap((e) => (e as { recipientIds: string[] }).recipientIds)).toEqual([b.id]);
+      expect(await folder(b, 'requests')).toEqual([conv]);
+      const synced = (await t.api.get('/v1/sync', b.token)).body.conversations.find((c: any) => c.id === conv);
+      expect(synced).toMatchObject({ myState: 'request', lastSeq: 1 });
+    });
+
     it('no attachments into an unanswered request', async () => {
       const { a, conv } = await request();
       const up = await t.api.call('POST', '/v1/attachments', { token: a.token, body: 'bytes', headers: { 'content-type': 'application/octet-stream' } });

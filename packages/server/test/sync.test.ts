@@ -82,6 +82,9 @@ for (const dialect of DIALECTS) {
 
       const stranger = await t.api.signUp('sx');
       const req = (await t.api.post('/v1/conversations', { type: 'direct', userId: m.id }, stranger.token)).body.id;
+      // A request reaches its recipient with its first message.
+      expect((await sync(m, after.cursor)).conversations).toEqual([]);
+      expect((await send(stranger, req)).status).toBe(201);
       const c2 = (await sync(m, after.cursor));
       expect(c2.conversations.map((c) => c.id)).toEqual([req]);
       expect(c2.conversations[0].myState).toBe('request');

@@ -290,7 +290,8 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
         if (!winner) throw err;
         return { conversation: await openExistingDirect(caller, winner.id), created: false };
       }
-      ctx.emit({ type: 'conversation.changed', conversationId: id, recipientIds: [caller.userId, otherId] });
+      // A stranger hears of a message request with its first message (see messages' send).
+      ctx.emit({ type: 'conversation.changed', conversationId: id, recipientIds: reach === 'allowed' ? [caller.userId, otherId] : [caller.userId] });
       return { conversation: await viewOrThrow(caller.userId, id), created: true };
     },
 

@@ -180,6 +180,8 @@ export async function listFolder(db: Kysely<DB>, userId: string, folder: Folder,
       .select(['c.id', 'c.updated_at'])
       .where('me.user_id', '=', userId)
       .where('me.state', '=', folder === 'requests' ? 'request' : 'active');
+    // A message request reaches its recipient with its first message, not when it is opened.
+    if (folder === 'requests') q = q.where('c.last_seq', '>', 0);
     if (folder === 'inbox') q = q.where('me.archived', '=', 0);
     if (folder === 'archived') q = q.where('me.archived', '=', 1);
     if (pinned !== null) q = q.where('me.pinned_at', pinned ? 'is not' : 'is', null);

@@ -14,7 +14,13 @@ import { buildViews, LISTENING } from './queries.ts';
 export async function changesSince(db: Kysely<DB>, clock: ChangeClock, userId: string, cursor: string | undefined): Promise<SyncResult> {
   const since = cursor === undefined ? null : decodeCursor(cursor);
   const next = clock.cursor();
-  let q = db.selectFrom('members as me').innerJoin('conversations as c', 'c.id', 'me.conversation_id').select(['c.id', 'me.state']).where('me.user_id', '=', userId);
+  let q = db
+    .selectFrom('members as me')
+    .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+    .select(['c.id', 'me.state'])
+    .where('me.user_id', '=', userId)
+    // A message request reaches its recipient with its first message, not when it is opened.
+    .where((eb) => eb.or([eb('me.state', '!=', 'request'), eb('c.last_seq', '>', 0)]));
   if (since) q = q.where((eb) => eb.or([eb('me.updated_at', '>', since), eb('c.updated_at', '>', since)]));
   const rows = await q.orderBy('c.updated_at', 'desc').execute();
   const live = rows.filter((r) => LISTENING.includes(r.state)).map((r) => r.id);

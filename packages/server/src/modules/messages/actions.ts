@@ -323,6 +323,9 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
         const event = { type: 'message' as const, conversationId, recipientIds, envelope: toEnvelope(row) };
         ctx.emit(origin === undefined ? event : { ...event, origin });
         if (accepted) ctx.emit({ type: 'conversation.changed', conversationId, recipientIds });
+        // A message request reaches its recipient with its messages (at most a few): the
+        // conversation comes with them, into their requests folder.
+        else if (p.requester && p.peerId && recipientIds.includes(p.peerId)) ctx.emit({ type: 'conversation.changed', conversationId, recipientIds: [p.peerId] });
         return { ack: toAck(row), created: true };
       },
       async (err: unknown) => {
