@@ -32,6 +32,9 @@ export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () 
   const { client, me, users, toast } = useApp();
   const dir = useDirectory(users);
   const [adding, setAdding] = useState(false);
+  // The pin switch answers the click at once; the server's answer confirms it (or puts it back).
+  const [pinned, setPinned] = useState(c.pinned);
+  useEffect(() => setPinned(c.pinned), [c.pinned]);
   const myRole = c.members.find((m) => m.userId === me.id)?.role ?? 'member';
   const isAdmin = myRole === 'owner' || myRole === 'admin';
   const mayEditInfo = c.type === 'group' && c.myState === 'active' && (isAdmin || c.infoEditableBy === 'members');
@@ -97,9 +100,20 @@ export function ConversationInfo({ c, onClose }: { c: Conversation; onClose: () 
         <label className="check">
           <input
             type="checkbox"
-            checked={c.pinned}
+            checked={pinned}
             disabled={c.myState !== 'active'}
-            onChange={(e) => void run(async () => client.store.upsertConversation(await client.conversations.pin(c.id, e.target.checked)))}
+            onChange={(e) => {
+              const want = e.target.checked;
+              setPinned(want);
+              void run(async () => {
+                try {
+                  client.store.upsertConversation(await client.conversations.pin(c.id, want));
+                } catch (err) {
+                  setPinned(c.pinned);
+                  throw err;
+                }
+              });
+            }}
           />
           <span>Pin to the top of Chats</span>
         </label>
