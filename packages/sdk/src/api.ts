@@ -200,6 +200,16 @@ export class ParleyApi {
      */
     search: async (query: string, limit?: number): Promise<User[]> =>
       (await this.http.request<{ users: User[] }>('GET', '/v1/users', { query: { query, limit } })).users,
+    /**
+     * One page of a search; page on with `nextCursor` (null at the end). A page may hold
+     * fewer than `limit` people: those you may not see are left out after the page is cut.
+     *
+     * @example
+     * let page = await client.users.searchPage('bo', { limit: 50 });
+     * while (page.nextCursor) page = await client.users.searchPage('bo', { cursor: page.nextCursor });
+     */
+    searchPage: (query: string, page: { limit?: number; cursor?: string } = {}): Promise<{ users: User[]; nextCursor: string | null }> =>
+      this.http.request<{ users: User[]; nextCursor: string | null }>('GET', '/v1/users', { query: { query, limit: page.limit, cursor: page.cursor } }),
   };
 
   /** Connections (mutual contacts) and connection requests. */

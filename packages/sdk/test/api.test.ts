@@ -64,6 +64,21 @@ for (const dialect of DIALECTS) {
       await client.me.changePassword('correct horse battery', 'a brand new password');
     });
 
+    it('pages a search with its cursor until nextCursor is null', async () => {
+      const prefix = `sp${Math.random().toString(36).slice(2, 6)}`;
+      const people = [];
+      for (let i = 0; i < 3; i++) people.push(await signedUpClient(t, prefix));
+      const seen: string[] = [];
+      let page = await people[0]!.client.users.searchPage(prefix, { limit: 1 });
+      seen.push(...page.users.map((u) => u.id));
+      while (page.nextCursor) {
+        page = await people[0]!.client.users.searchPage(prefix, { limit: 1, cursor: page.nextCursor });
+        seen.push(...page.users.map((u) => u.id));
+      }
+      expect(seen.sort()).toEqual(people.map((p) => p.id).sort());
+      expect((await failure(people[0]!.client.users.searchPage(prefix, { limit: 201 }))).code).toBe('invalid_request');
+    });
+
     it('finds users, connects, blocks (a blocker is not found)', async () => {
       const a = await signedUpClient(t, 'conn_a');
       const b = await signedUpClient(t, 'conn_b');
