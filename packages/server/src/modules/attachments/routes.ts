@@ -32,8 +32,12 @@ function declaredLength(req: IncomingMessage): number | null {
  */
 function bodyOf(req: IncomingMessage): Readable {
   const out = new PassThrough();
+  // A client that hangs up mid-upload makes both streams fail, perhaps more than once and after
+  // the blob store stopped listening: every error is handled here (the store still sees the
+  // first one through its pipeline), never left to crash the process.
+  out.on('error', () => {});
   req.pipe(out);
-  req.once('error', (err) => out.destroy(err));
+  req.on('error', (err) => out.destroy(err));
   req.once('close', () => {
     if (!req.complete) out.destroy(Object.assign(new Error('the client closed the upload'), { code: 'ECONNRESET' }));
   });
