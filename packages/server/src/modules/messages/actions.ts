@@ -1,4 +1,4 @@
-import { LIMITS, payloadBytes, type Ack, type Envelope, type MarkerKind, type SendBody } from '@parley/protocol';
+import { LIMITS, payloadBytes, type Ack, type MarkerKind, type SendBody } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
@@ -6,6 +6,9 @@ import type { DB } from '../../storage/db.ts';
 import { appendEnvelope, appendEnvelopes, batchedSendFacts, findSendFacts, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
 import type { Graph } from '../graph/index.ts';
 import { GroupCommit, type Outcome } from './group-commit.ts';
+import { createHistory } from './history.ts';
+
+export type { HistoryQuery } from './history.ts';
 
 /** What sends and unsends need from the attachments module. */
 export interface MessageAttachments {
@@ -23,11 +26,6 @@ export interface MessagesDeps {
   attachments: MessageAttachments;
 }
 
-export interface HistoryQuery {
-  after?: number | undefined;
-  before?: number | undefined;
-  limit: number;
-}
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -362,20 +360,7 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
     enqueue,
 
     /** Envelopes in seq order, never from before the member joined. */
-    async history(caller: Caller, conversationId: string, q: HistoryQuery): Promise<Envelope[]> {
-      const m = await conversations.membership(caller.userId, conversationId);
-      if (!m) throw notFound('no such conversation');
-      let query = db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).where('seq', '>=', m.joinedSeq);
-      let rows: MessageRow[];
-      if (q.after !== undefined) {
-        rows = await query.where('seq', '>', q.after).orderBy('seq', 'asc').limit(q.limit).execute();
-      } else {
-        if (q.before !== undefined) query = query.where('seq', '<', q.before);
-        rows = (await query.orderBy('seq', 'desc').limit(q.limit).execute()).reverse();
-      }
-      const now = new Date().toISOString();
-      return rows.map((r) => toEnvelope(r, now));
-    },
+    history: createHistory(db, conversations),
 
     /**
      * Unsend for everyone (the sender; admins and the owner in groups): the payload, its
