@@ -45,7 +45,7 @@ for (const dialect of DIALECTS) {
 
     beforeAll(async () => {
       t = await startTestServer(dialect);
-      [owner, early, late, stranger] = await Promise.all(['ho', 'he', 'hl', 'hs'].map((p) => t.api.signUp(p)));
+      [owner, early, late, stranger] = await Promise.all([t.api.signUp('ho'), t.api.signUp('he'), t.api.signUp('hl'), t.api.signUp('hs')]);
       await connect(owner, early);
       await connect(owner, late);
       const created = await t.api.post('/v1/conversations', { type: 'group', title: 'history', memberIds: [early.id] }, owner.token);
