@@ -6,6 +6,7 @@ import type { DB, MessagesTable } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { openSqlite } from './dialects/sqlite.ts';
 import { openPostgres } from './dialects/postgres.ts';
+import { syncReaderOf } from './sync-reads.ts';
 
 export type { DB } from './schema.ts';
 export type Dialect = 'sqlite' | 'postgres';
@@ -106,7 +107,7 @@ export const fromBool = (v: boolean) => (v ? 1 : 0);
  * queries that run on every message, where building and compiling through Kysely costs more
  * than running the statement (on SQLite the text then hits the statement cache too).
  * `build` is called once, with placeholders standing for the arguments; each argument must
- * reach the query as a bound value, unchanged (checked here).
+ * reach the query as a bound value, unchanged (checked here). It must be a read.
  */
 export function precompile<A extends string[], R>(arity: A['length'], build: (...args: A) => Compilable<R>): (db: Kysely<DB>, ...args: A) => Promise<R[]> {
   const marks = Array.from({ length: arity }, (_, i) => `\u0000precompiled-${i}\u0000`) as A;
@@ -115,6 +116,10 @@ export function precompile<A extends string[], R>(arity: A['length'], build: (..
   for (let i = 0; i < arity; i++) if (!slots.includes(i)) throw new Error(`precompile: argument ${i} is not a bound value of the query`);
   return async (db, ...args) => {
     const parameters = compiled.parameters.map((p, k) => (slots[k]! >= 0 ? args[slots[k]!] : p));
+    // SQLite with its connection free: run the statement now rather than through Kysely's
+    // executor (its connection lock and promise chain cost more than the lookup itself).
+    const now = syncReaderOf(db)?.(compiled.sql, parameters);
+    if (now) return now as R[];
     const { rows } = await db.executeQuery<R>({ ...compiled, parameters });
     return rows;
   };

@@ -5,9 +5,48 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { DB } from '../schema.ts';
 import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
+import { registerSyncReader } from '../sync-reads.ts';
 
 /** Distinct SQL texts kept prepared; Kysely emits one text per query shape (values are bound). */
 const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Reads made outside a transaction share one read transaction until the event loop's turn
+ * ends. In WAL mode every transaction takes and drops a read lock on the shared-memory
+ * index (two fcntl calls, ≈ 5 µs here: more than the indexed lookup itself), so a query
+ * in autocommit mode pays that each time; a burst of requests now pays it once. The shared
+ * transaction ends before anything else runs on the connection (a write, BEGIN, a pragma,
+ * a streaming read), so every read still sees every write this connection committed
+ * before it, and it never holds a snapshot past the current turn of the event loop.
+ */
+export class SharedReads {
+  /** The shared read transaction is open (and so the connection's transaction is ours). */
+  open = false;
+  private scheduled = false;
+
+  constructor(private readonly raw: SQLite.Database) {}
+
+  /** Before a read outside a transaction: join the shared read transaction (opening it). */
+  enter(): void {
+    if (this.open || this.raw.inTransaction) return;
+    this.raw.exec('begin');
+    this.open = true;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.end();
+      });
+    }
+  }
+
+  /** End the shared read transaction, if one is open: before anything but a plain read. */
+  end(): void {
+    if (!this.open) return;
+    this.open = false;
+    if (this.raw.inTransaction) this.raw.exec('commit');
+  }
+}
 
 /**
  * The better-sqlite3 handle as Kysely sees it, with `prepare` memoized by SQL text.
@@ -15,12 +54,14 @@ const STATEMENT_CACHE_SIZE = 500;
  * for every query was a fifth of the server's CPU (docs/PERFORMANCE.md). A cached
  * statement is safe to reuse: the driver runs one query at a time on this connection, and
  * `all`/`run` finish before they return. `iterate` (streaming) keeps a statement busy until
- * the caller stops reading, so it gets a statement of its own.
+ * the caller stops reading, so it gets a statement of its own. Reads outside a transaction
+ * join `reads` (see SharedReads).
  */
-export function cachedStatements(raw: SQLite.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+export function cachedStatements(raw: SQLite.Database, reads = new SharedReads(raw), size = STATEMENT_CACHE_SIZE): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => {
+      reads.end();
       cache.clear();
       raw.close();
     },
@@ -33,12 +74,38 @@ export function cachedStatements(raw: SQLite.Database, size = STATEMENT_CACHE_SI
         return stmt;
       }
       const prepared = raw.prepare(sql);
-      stmt = {
-        reader: prepared.reader,
-        all: (parameters) => prepared.all(parameters),
-        run: (parameters) => prepared.run(parameters),
-        iterate: (parameters) => raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>,
-      };
+      // A statement that only reads (not `insert … returning`: a reader, but it writes).
+      stmt = prepared.reader && prepared.readonly
+        ? {
+            reader: true,
+            all: (parameters) => {
+              reads.enter();
+              return prepared.all(parameters);
+            },
+            run: (parameters) => {
+              reads.enter();
+              return prepared.run(parameters);
+            },
+            iterate: (parameters) => {
+              reads.end();
+              return raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>;
+            },
+          }
+        : {
+            reader: prepared.reader,
+            all: (parameters) => {
+              reads.end();
+              return prepared.all(parameters);
+            },
+            run: (parameters) => {
+              reads.end();
+              return prepared.run(parameters);
+            },
+            iterate: (parameters) => {
+              reads.end();
+              return raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>;
+            },
+          };
       cache.set(sql, stmt);
       if (cache.size > size) cache.delete(cache.keys().next().value as string);
       return stmt;
@@ -166,7 +233,19 @@ export function openSqlite(file: string, durability: Durability): Database {
   raw.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw) }) });
+  const reads = new SharedReads(raw);
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw, reads) }) });
+  // The few precompiled queries of the hot paths (storage/db.ts `precompile`) run at once
+  // while no transaction holds the connection.
+  const syncStatements = new Map<string, SQLite.Statement>();
+  registerSyncReader(db, (sql, parameters) => {
+    if (raw.inTransaction && !reads.open) return undefined;
+    let stmt = syncStatements.get(sql);
+    if (!stmt) syncStatements.set(sql, (stmt = raw.prepare(sql)));
+    if (!stmt.reader || !stmt.readonly) return undefined;
+    reads.enter();
+    return stmt.all(parameters);
+  });
   const wal = durability === 'full' && file !== ':memory:' ? new WalSync(`${file}-wal`) : null;
   return {
     db,
@@ -181,6 +260,7 @@ export function openSqlite(file: string, durability: Durability): Database {
       // the event loop) and is synced right after, off the loop; every other write keeps
       // FULL. The connection is held throughout, so nothing else commits at NORMAL.
       const value = await db.connection().execute(async (conn) => {
+        reads.end();
         raw.pragma('synchronous = NORMAL');
         try {
           return await conn.transaction().execute(fn);

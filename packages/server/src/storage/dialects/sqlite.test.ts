@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, precompile, type Database, type DB } from '../db.ts';
+import { syncReaderOf } from '../sync-reads.ts';
+
+type T = { kv: { k: string; v: string } };
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('SQLite: shared reads and synchronous precompiled reads', () => {
+  let dir: string;
+  let database: Database;
+  let raw: SQLite.Database;
+  let db: Kysely<T>;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'parley-sqlite-'));
+    database = await openDatabase({ dataDir: dir, durability: 'full' });
+    raw = database.raw as SQLite.Database;
+    db = database.db as unknown as Kysely<T>;
+    await sql`create table kv (k text primary key, v text not null)`.execute(database.db);
+    await nextTurn();
+  });
+  afterAll(async () => {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const read = (k: string) => db.selectFrom('kv').select('v').where('k', '=', k).executeTakeFirst();
+
+  it('a read outside a transaction opens a shared read transaction that ends with the turn of the event loop', async () => {
+    expect(raw.inTransaction).toBe(false);
+    await read('none');
+    // Same turn: still open, and further reads join it.
+    expect(raw.inTransaction).toBe(true);
+    await read('none');
+    expect(raw.inTransaction).toBe(true);
+    await nextTurn();
+    expect(raw.inTransaction).toBe(false);
+  });
+
+  it('a write right after reads in the same turn commits on its own, and later reads see it', async () => {
+    expect(await read('a')).toBeUndefined();
+    await db.insertInto('kv').values({ k: 'a', v: '1' }).execute();
+    // The write ended the shared read: it is committed now, not at the end of the turn.
+    expect(raw.inTransaction).toBe(false);
+    expect(await read('a')).toEqual({ v: '1' });
+    // `insert … returning` reads rows but writes: it runs as a write and returns its rows.
+    await read('a');
+    const returned = await db.insertInto('kv').values({ k: 'b', v: '2' }).returning(['k', 'v']).execute();
+    expect(returned).toEqual([{ k: 'b', v: '2' }]);
+    expect(raw.inTransaction).toBe(false);
+    // A transaction started after reads of the same turn works as usual.
+    await read('b');
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('kv').set({ v: '3' }).where('k', '=', 'b').execute();
+    });
+    expect(await read('b')).toEqual({ v: '3' });
+    await nextTurn();
+  });
+
+  it('never holds a snapshot past the turn: another connection’s commit is seen from the next turn on', async () => {
+    const other = new SQLite(path.join(dir, 'parley.db'));
+    try {
+      other.pragma('busy_timeout = 5000');
+      expect(await read('ext')).toBeUndefined();
+      await nextTurn();
+      other.prepare("insert into kv (k, v) values ('ext', 'x')").run();
+      expect(await read('ext')).toEqual({ v: 'x' });
+    } finally {
+      other.close();
+      await nextTurn();
+    }
+  });
+
+  it('precompiled reads run at once on a free connection, and wait for a transaction that holds it', async () => {
+    const byKey = precompile(1, (k: string) => db.selectFrom('kv').select('v').where('k', '=', k));
+    const run = (k: string) => byKey(database.db as unknown as Kysely<DB>, k) as Promise<{ v: string }[]>;
+    expect(syncReaderOf(database.db)).toBeDefined();
+    expect(await run('a')).toEqual([{ v: '1' }]);
+
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inside!: () => void;
+    const entered = new Promise<void>((resolve) => (inside = resolve));
+    const trx = db.transaction().execute(async (t) => {
+      await t.updateTable('kv').set({ v: 'uncommitted' }).where('k', '=', 'a').execute();
+      inside();
+      await held;
+      await t.updateTable('kv').set({ v: '1' }).where('k', '=', 'a').execute();
+    });
+    await entered;
+    // The transaction holds the connection: the synchronous reader declines, and the query
+    // waits for the transaction rather than reading its uncommitted write.
+    expect(syncReaderOf(database.db)!('select 1 as x', [])).toBeUndefined();
+    const during = run('a');
+    release();
+    await trx;
+    expect(await during).toEqual([{ v: '1' }]);
+  });
+});
