@@ -101,8 +101,9 @@ describe('group commit', () => {
     await gc.close();
   });
 
-  it('answers a batch only once its commit is durable, and commits the next batch meanwhile', async () => {
+  it('answers a batch only once its commit is durable, and takes the next batch only then (what arrived meanwhile commits together)', async () => {
     const syncs: (() => void)[] = [];
+    const batches: string[][] = [];
     const gc = new GroupCommit<string>({
       // A commit whose disk sync the test releases by hand.
       transact: async (_lane, fn) => {
@@ -110,6 +111,7 @@ describe('group commit', () => {
         return { value, durable: new Promise<void>((resolve) => syncs.push(resolve)) };
       },
       run: async (trx, _stamp, _ms, keys) => {
+        batches.push(keys);
         for (const k of keys) await trx.insertInto('t' as never).values({ k } as never).execute();
         return keys.map((k) => ({ ok: true as const, value: k }));
       },
@@ -120,21 +122,26 @@ describe('group commit', () => {
     const settled: string[] = [];
     const first = gc.submit<string>('d1', 'd1').then((k) => settled.push(k));
     await expect.poll(() => syncs.length).toBe(1);
-    // Committed (visible) but not durable: not answered; the lane is free for the next batch.
-    const second = gc.submit<string>('d2', 'd2').then((k) => settled.push(k));
-    await expect.poll(() => syncs.length).toBe(2);
-    const rows = await sql<{ k: string }>`select k from t where k in ('d1', 'd2') order by k`.execute(database.db);
-    expect(rows.rows.map((r) => r.k)).toEqual(['d1', 'd2']);
+    // Committed (visible) but not durable: not answered, and the lane waits for that sync.
+    const more = ['d2', 'd3'].map((k) => gc.submit<string>(k, k).then((v) => settled.push(v)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const visible = async () => (await sql<{ k: string }>`select k from t where k in ('d1', 'd2', 'd3') order by k`.execute(database.db)).rows.map((r) => r.k);
+    expect(await visible()).toEqual(['d1']);
+    expect(syncs.length).toBe(1);
     expect(settled).toEqual([]);
     let closed = false;
     const closing = gc.close().then(() => (closed = true));
     syncs[0]!();
     await first;
     expect(settled).toEqual(['d1']);
+    // The two that waited commit as one batch.
+    await expect.poll(() => syncs.length).toBe(2);
+    expect(batches).toEqual([['d1'], ['d2', 'd3']]);
+    expect(await visible()).toEqual(['d1', 'd2', 'd3']);
     expect(closed).toBe(false);
     syncs[1]!();
-    await Promise.all([second, closing]);
-    expect(settled).toEqual(['d1', 'd2']);
+    await Promise.all([...more, closing]);
+    expect(settled).toEqual(['d1', 'd2', 'd3']);
   });
 
   it('SQLite commitBatch: the batch is durable once `durable` settles, and other writes stay at synchronous=FULL', async () => {
