@@ -123,6 +123,23 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   // ---- writing ------------------------------------------------------------------------
 
+  /**
+   * Sockets written to during this turn of the event loop, corked: their frames (a batch's
+   * acks and deliveries come together) leave in one writev each when the turn's callbacks
+   * are done, not one syscall per frame.
+   */
+  const corked: Duplex[] = [];
+  const uncorkAll = () => {
+    for (const socket of corked.splice(0)) socket.uncork();
+  };
+
+  function cork(c: Connection): void {
+    const socket = (c.ws as unknown as { _socket?: Duplex })._socket;
+    if (!socket || socket.writableCorked > 0) return;
+    socket.cork();
+    if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+  }
+
   /** Write one serialized frame, or cut the socket if it is not draining. */
   function write(c: Connection, data: string): boolean {
     if (c.closing || c.ws.readyState !== c.ws.OPEN) return false;
@@ -135,6 +152,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       close(c, WS_CLOSE.slowConsumer, 'slow consumer: reconnect and resync');
       return false;
     }
+    cork(c);
     c.ws.send(data);
     return true;
   }
