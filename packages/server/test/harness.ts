@@ -82,7 +82,7 @@ export interface TestServer {
 export async function startTestServer(dialect: Dialect, overrides: Partial<Config> = {}, options: ServerOptions & { logger?: Logger } = {}): Promise<TestServer> {
   const storage = await freshStorage(dialect);
   const config = testConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, ...overrides });
-  const server = await createServer(config, { logger: options.logger ?? pino({ level: 'silent' }), ...options });
+  const server = await createServer(config, { logger: options.logger ?? pino({ level: process.env.PARLEY_TEST_LOG ?? 'silent' }), ...options });
   const url = await server.listen();
   return {
     server,
