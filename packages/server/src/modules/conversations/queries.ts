@@ -1,7 +1,7 @@
 import type { Conversation, MemberState, Role } from '@parley/protocol';
 import type { Kysely, Selectable } from 'kysely';
 import type { DB } from '../../storage/db.ts';
-import { toBool } from '../../storage/db.ts';
+import { precompile, toBool } from '../../storage/db.ts';
 import type { ConversationsTable, MembersTable } from '../../storage/schema.ts';
 
 export type ConversationRow = Selectable<ConversationsTable>;
@@ -67,7 +67,60 @@ export async function peerIdsOf(db: Kysely<DB>, userId: string): Promise<string[
   return rows.map((r) => r.user_id);
 }
 
-const CHUNK = 500;
+/** Ids per view query; a longer list is read in chunks of this many. */
+const CHUNK = 512;
+
+/**
+ * The two queries of `buildViews` for a list of `n` ids, built and compiled once per
+ * database and list length (Kysely's builder and compiler cost more than the statements on
+ * the sync path: every reconnecting device asks). Lists are padded to a power of two with
+ * their first id repeated (harmless in `in (…)`), so a database holds at most ten shapes
+ * of each, not one per list length.
+ *
+ * - `head`: each conversation joined with the caller's own member row, and the caller's
+ *   unread count as a subquery per conversation (a range of the (conversation_id, seq)
+ *   index from their read marker, as the separate grouped count read it).
+ * - `members`: the member lists, three columns a member (a group of 100 is 100 rows on
+ *   every sync of each of its devices; the caller's own settings come with `head`).
+ */
+function compileViews(db: Kysely<DB>, n: number) {
+  const head = precompile(n + 2, (userId: string, now: string, ...ids: string[]) =>
+    db
+      .selectFrom('conversations as c')
+      .innerJoin('members as me', (j) => j.onRef('me.conversation_id', '=', 'c.id').on('me.user_id', '=', userId))
+      .select((eb) => [
+        'c.id', 'c.type', 'c.title', 'c.description', 'c.avatar_attachment_id', 'c.info_policy', 'c.last_seq', 'c.disappearing_seconds', 'c.created_at', 'c.updated_at',
+        'me.state', 'me.muted', 'me.muted_until', 'me.archived', 'me.pinned_at',
+        eb
+          .selectFrom('messages as msg')
+          .select(eb.fn.countAll<number | string>().as('n'))
+          .whereRef('msg.conversation_id', '=', 'c.id')
+          .whereRef('msg.seq', '>', 'me.read_seq')
+          .whereRef('msg.seq', '>=', 'me.joined_seq')
+          .where('msg.sender_id', '!=', userId)
+          .where('msg.kind', '=', 'message')
+          .where('msg.deleted_at', 'is', null)
+          .where((w) => w.or([w('msg.expires_at', 'is', null), w('msg.expires_at', '>', now)]))
+          .as('unread'),
+      ])
+      .where('c.id', 'in', ids),
+  );
+  const members = precompile(n, (...ids: string[]) =>
+    db.selectFrom('members').select(['conversation_id', 'user_id', 'role', 'state']).where('conversation_id', 'in', ids).orderBy('joined_at').orderBy('user_id'),
+  );
+  return { head, members };
+}
+
+type ViewQueries = ReturnType<typeof compileViews>;
+const viewQueries = new WeakMap<Kysely<DB>, Map<number, ViewQueries>>();
+
+function viewQueriesFor(db: Kysely<DB>, n: number): ViewQueries {
+  let byLength = viewQueries.get(db);
+  if (!byLength) viewQueries.set(db, (byLength = new Map()));
+  let queries = byLength.get(n);
+  if (!queries) byLength.set(n, (queries = compileViews(db, n)));
+  return queries;
+}
 
 /**
  * The per-user views of several conversations, in the order asked. A conversation the user
@@ -82,44 +135,23 @@ export async function buildViews(db: Kysely<DB>, userId: string, ids: string[], 
 
 async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: string): Promise<Conversation[]> {
   if (ids.length === 0) return [];
-  const [convs, members, unread] = await Promise.all([
-    db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute(),
-    db
-      .selectFrom('members')
-      .select(['conversation_id', 'user_id', 'role', 'state', 'joined_at', 'muted', 'muted_until', 'archived', 'pinned_at'])
-      .where('conversation_id', 'in', ids)
-      .orderBy('joined_at')
-      .orderBy('user_id')
-      .execute(),
-    db
-      .selectFrom('messages as msg')
-      .innerJoin('members as me', (j) => j.onRef('me.conversation_id', '=', 'msg.conversation_id').on('me.user_id', '=', userId))
-      .select((eb) => ['msg.conversation_id', eb.fn.countAll<number>().as('n')])
-      .where('msg.conversation_id', 'in', ids)
-      .whereRef('msg.seq', '>', 'me.read_seq')
-      .whereRef('msg.seq', '>=', 'me.joined_seq')
-      .where('msg.sender_id', '!=', userId)
-      .where('msg.kind', '=', 'message')
-      .where('msg.deleted_at', 'is', null)
-      .where((eb) => eb.or([eb('msg.expires_at', 'is', null), eb('msg.expires_at', '>', now)]))
-      .groupBy('msg.conversation_id')
-      .execute(),
-  ]);
-  const byConv = new Map<string, typeof members>();
+  let n = 1;
+  while (n < ids.length) n *= 2;
+  const padded = ids.length === n ? ids : [...ids, ...Array<string>(n - ids.length).fill(ids[0]!)];
+  const queries = viewQueriesFor(db, n);
+  const [heads, members] = await Promise.all([queries.head(db, userId, now, ...padded), queries.members(db, ...padded)]);
+  const byConv = new Map<string, { userId: string; role: Role; state: MemberState }[]>();
   for (const m of members) {
     let list = byConv.get(m.conversation_id);
     if (!list) byConv.set(m.conversation_id, (list = []));
-    list.push(m);
+    list.push({ userId: m.user_id, role: m.role, state: m.state === 'declined' && m.user_id !== userId ? 'request' : m.state });
   }
-  const unreadBy = new Map(unread.map((u) => [u.conversation_id, Number(u.n)]));
-  const convBy = new Map(convs.map((c) => [c.id, c]));
+  const headBy = new Map(heads.map((h) => [h.id, h]));
   const out: Conversation[] = [];
   for (const id of ids) {
-    const c = convBy.get(id);
-    const list = byConv.get(id) ?? [];
-    const me = list.find((m) => m.user_id === userId);
-    if (!c || !me) continue;
-    const muted = isMuted(me, now);
+    const c = headBy.get(id);
+    if (!c) continue;
+    const muted = isMuted(c, now);
     out.push({
       id: c.id,
       type: c.type,
@@ -128,18 +160,14 @@ async function buildChunk(db: Kysely<DB>, userId: string, ids: string[], now: st
       avatarAttachmentId: c.avatar_attachment_id,
       // A direct conversation's two members may both change what it has (its timer).
       infoEditableBy: c.type === 'direct' || c.info_policy === 'members' ? 'members' : 'admins',
-      members: list.map((m) => ({
-        userId: m.user_id,
-        role: m.role,
-        state: m.state === 'declined' && m.user_id !== userId ? 'request' : m.state,
-      })),
-      myState: me.state,
+      members: byConv.get(id) ?? [],
+      myState: c.state,
       lastSeq: c.last_seq,
-      unreadCount: unreadBy.get(id) ?? 0,
+      unreadCount: Number(c.unread ?? 0),
       muted,
-      mutedUntil: muted ? me.muted_until : null,
-      archived: toBool(me.archived),
-      pinned: me.pinned_at !== null,
+      mutedUntil: muted ? c.muted_until : null,
+      archived: toBool(c.archived),
+      pinned: c.pinned_at !== null,
       disappearingSeconds: c.disappearing_seconds,
       createdAt: c.created_at,
       updatedAt: c.updated_at,
