@@ -51,18 +51,24 @@ export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPU
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       const start = i;
+      let escaped = false;
       for (i++; i < text.length; i++) {
         const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i++;
-        else if (d === 0x22) break;
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
       }
       const keys = stack[stack.length - 1];
       if (expectKey && keys) {
         let key: string;
-        try {
-          key = JSON.parse(text.slice(start, i + 1)) as string;
-        } catch {
-          return; // malformed: JSON.parse will say so
+        if (!escaped) key = text.slice(start + 1, i);
+        else {
+          try {
+            key = JSON.parse(text.slice(start, i + 1)) as string;
+          } catch {
+            return; // malformed: JSON.parse will say so
+          }
         }
         if (FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
         if (keys.has(key)) throw refuse('duplicate_key', `the key "${key}" appears twice in one object`, { key });
@@ -88,25 +94,59 @@ export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPU
  * NUL (PostgreSQL text cannot), and lists and objects that are too large.
  */
 export function checkValue(value: unknown, where: string, limits: InputLimits = INPUT_LIMITS, depth = 0): void {
-  if (typeof value === 'string') {
-    if (value.length > limits.stringChars) throw refuse('string', `${where}: longer than ${limits.stringChars} characters`, { field: where, max: limits.stringChars });
-    if (value.includes('\u0000')) throw refuse('nul', `${where}: may not contain NUL characters`, { field: where });
-    if (LONE_SURROGATE.test(value)) throw refuse('unicode', `${where}: is not well-formed Unicode (lone surrogate)`, { field: where });
-    return;
-  }
+  walk(value, [where], limits, depth);
+}
+
+/** The field a refusal names: `where.key.0.key`, built only when something is refused. */
+const fieldOf = (path: readonly (string | number)[]) => path.join('.');
+
+/** Same as checkValue, with the path as segments (joined only for an error: a valid value allocates no path strings). */
+function walk(value: unknown, path: (string | number)[], limits: InputLimits, depth: number): void {
+  if (typeof value === 'string') return checkString(value, path, limits);
   if (value === null || typeof value !== 'object') return;
   if (depth >= limits.depth) throw refuse('depth', `nested deeper than ${limits.depth} levels`, { max: limits.depth });
   if (Array.isArray(value)) {
-    if (value.length > limits.arrayItems) throw refuse('array', `${where}: more than ${limits.arrayItems} items`, { field: where, max: limits.arrayItems });
-    for (let i = 0; i < value.length; i++) checkValue(value[i], `${where}.${i}`, limits, depth + 1);
+    if (value.length > limits.arrayItems) {
+      const where = fieldOf(path);
+      throw refuse('array', `${where}: more than ${limits.arrayItems} items`, { field: where, max: limits.arrayItems });
+    }
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      walk(value[i], path, limits, depth + 1);
+      path.pop();
+    }
     return;
   }
   const keys = Object.keys(value);
-  if (keys.length > limits.objectKeys) throw refuse('keys', `${where}: more than ${limits.objectKeys} keys`, { field: where, max: limits.objectKeys });
+  if (keys.length > limits.objectKeys) {
+    const where = fieldOf(path);
+    throw refuse('keys', `${where}: more than ${limits.objectKeys} keys`, { field: where, max: limits.objectKeys });
+  }
   for (const key of keys) {
-    if (FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `${where}: the key "${key}" is not allowed`, { field: where, key });
-    checkValue(key, `${where} key`, limits, depth + 1);
-    checkValue((value as Record<string, unknown>)[key], `${where}.${key}`, limits, depth + 1);
+    if (FORBIDDEN_KEYS.has(key)) {
+      const where = fieldOf(path);
+      throw refuse('forbidden_key', `${where}: the key "${key}" is not allowed`, { field: where, key });
+    }
+    checkString(key, path, limits, ' key');
+    path.push(key);
+    walk((value as Record<string, unknown>)[key], path, limits, depth + 1);
+    path.pop();
+  }
+}
+
+/** `suffix`: ' key' when the string is a key of the object at `path`. */
+function checkString(value: string, path: readonly (string | number)[], limits: InputLimits, suffix = ''): void {
+  if (value.length > limits.stringChars) {
+    const where = fieldOf(path) + suffix;
+    throw refuse('string', `${where}: longer than ${limits.stringChars} characters`, { field: where, max: limits.stringChars });
+  }
+  if (value.includes('\u0000')) {
+    const where = fieldOf(path) + suffix;
+    throw refuse('nul', `${where}: may not contain NUL characters`, { field: where });
+  }
+  if (LONE_SURROGATE.test(value)) {
+    const where = fieldOf(path) + suffix;
+    throw refuse('unicode', `${where}: is not well-formed Unicode (lone surrogate)`, { field: where });
   }
 }
 

@@ -198,8 +198,12 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     if (!local || local.connections.size === 0) return;
     switch (event.type) {
       case 'message': {
-        const data = shared(event, () => ({ type: 'message', envelope: event.envelope }));
-        const n = writeAll(local, data, event.origin);
+        // Not serialized at all when the only socket here is the one that sent it (it gets the ack).
+        let n = 0;
+        for (const c of local.connections) {
+          if (!c.joined || c.id === event.origin) continue;
+          if (write(c, shared(event, () => ({ type: 'message', envelope: event.envelope })))) n++;
+        }
         if (n > 0) metrics.messagesDelivered.inc(n);
         return;
       }
