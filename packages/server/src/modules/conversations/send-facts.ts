@@ -60,15 +60,31 @@ function toFacts(row: FactsRow): SendFacts {
 }
 
 /** Lookups one batched query answers at most (bound values stay far below every engine's limit). */
-const MAX_BATCHED = 500;
+const MAX_BATCHED = 512;
+
+/** The batched query for `size` (conversation, user) pairs, built and compiled once. */
+const compileBatch = (db: Kysely<DB>, size: number) =>
+  precompile(2 * size, (...args: string[]) =>
+    db
+      .selectFrom('members as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
+      .select([
+        'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
+        'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
+      ])
+      .where((eb) => eb(eb.refTuple('m.conversation_id', 'm.user_id'), 'in', Array.from({ length: size }, (_, i) => eb.tuple(args[2 * i]!, args[2 * i + 1]!)))),
+  );
 
 /**
  * `findSendFacts` for a server whose every query is a round trip (PostgreSQL): the lookups
  * asked within one turn of the event loop share one query (`(conversation_id, user_id) IN
  * (…)`), so concurrent sends cost one round trip between them instead of one each. A
- * lookup alone takes the single-row query.
+ * lookup alone takes the single-row query. The batched query is compiled once per size
+ * class (a power of two; the last pair fills the rest), not built anew for every batch.
  */
 export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationId: string) => Promise<SendFacts | null> {
+  const bySize = new Map<number, ReturnType<typeof compileBatch>>();
   let pending: { userId: string; conversationId: string; resolve(f: SendFacts | null): void; reject(err: unknown): void }[] = [];
   async function flush(batch: typeof pending): Promise<void> {
     if (batch.length === 1) {
@@ -76,16 +92,15 @@ export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationI
       return findSendFacts(db, only.userId, only.conversationId).then(only.resolve, only.reject);
     }
     try {
-      const rows = await db
-        .selectFrom('members as m')
-        .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-        .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
-        .select([
-          'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
-          'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
-        ])
-        .where((eb) => eb(eb.refTuple('m.conversation_id', 'm.user_id'), 'in', batch.map((q) => eb.tuple(q.conversationId, q.userId))))
-        .execute();
+      const size = 2 ** Math.ceil(Math.log2(batch.length));
+      let query = bySize.get(size);
+      if (!query) bySize.set(size, (query = compileBatch(db, size)));
+      const args: string[] = [];
+      for (let i = 0; i < size; i++) {
+        const q = batch[Math.min(i, batch.length - 1)]!;
+        args.push(q.conversationId, q.userId);
+      }
+      const rows = await query(db, ...args);
       const found = new Map(rows.map((r) => [`${r.conversation_id}\u0000${r.user_id}`, r]));
       for (const q of batch) {
         const row = found.get(`${q.conversationId}\u0000${q.userId}`);
