@@ -67,6 +67,33 @@ export interface MessageLog {
   unarchive(trx: Kysely<DB>, targets: readonly { conversationId: string; senderId: string | null }[], stamp: string): Promise<void>;
   /** Who hears of each conversation (members whose state is active or request). */
   listeners(trx: Kysely<DB>, conversationIds: readonly string[]): Promise<Map<string, string[]>>;
+  /**
+   * Optional (an engine where every statement is a round trip): a whole batch of plain
+   * envelopes in one statement, with what `findByClientIds`, `appendEnvelopes` and
+   * `listeners` would give, and the same rows, seqs and side effects. `stored`: envelopes
+   * already stored under the entries' (device, clientId) pairs. An entry is new unless its
+   * pair is stored or an earlier entry has it; `appended` holds the new entries' rows, in
+   * the order of `entries` (seqs in that order per conversation, the disappearing timer
+   * as it stands, the unarchive rule), and `listeners` who hears of their conversations.
+   * A conversation that does not exist fails the whole statement (`not_found`).
+   *
+   * Being one statement it is atomic on its own: as the first statement of a batch whose
+   * only statement it is, it runs without BEGIN/COMMIT (see the dialect).
+   */
+  appendPlain?(trx: Kysely<DB>, entries: readonly PlainEnvelope[], stamp: string): Promise<{ stored: MessageRow[]; appended: MessageRow[]; listeners: Map<string, string[]> }>;
+}
+
+/** A user's envelope with nothing to write but itself (no attachments, not an edit, no request). */
+export interface PlainEnvelope {
+  conversationId: string;
+  senderId: string;
+  senderDeviceId: string;
+  clientId: string;
+  kind: string;
+  refTarget?: string | null;
+  refReplyTo?: string | null;
+  encoding: string | null;
+  data: string | null;
 }
 
 export interface StorageOptions {

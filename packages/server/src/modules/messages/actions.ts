@@ -227,12 +227,18 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
    */
   async function commitBatch(trx: Kysely<DB>, stamp: string, _ms: number, plans: Plan[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(plans.length);
+    // Plain sends only, on an engine that has the form: one statement does the lookup below,
+    // the appends and the listeners (PostgreSQL: one round trip, no BEGIN/COMMIT). Nothing
+    // after it may throw: it is committed once it returns.
+    const whole = messageLog.appendPlain && plans.every(isPlain) ? await messageLog.appendPlain(trx, plans.map(toBatchEnvelope), stamp) : null;
     // Idempotency: a send already stored (a retry) is answered with the first ack, and so
     // is a second copy within this batch, once the first is in.
-    const stored = await messageLog.findByClientIds(
-      trx,
-      plans.map((p) => ({ deviceId: p.caller.sessionId, clientId: p.body.clientId })),
-    );
+    const stored =
+      whole?.stored ??
+      (await messageLog.findByClientIds(
+        trx,
+        plans.map((p) => ({ deviceId: p.caller.sessionId, clientId: p.body.clientId })),
+      ));
     const storedBy = new Map(stored.map((r) => [clientKey(r.sender_device_id, r.client_id), r]));
     const firstBy = new Map<string, number>();
     const twins: [number, number][] = [];
@@ -257,15 +263,18 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
       else byConversation.set(id, [i]);
     }
     const rows = new Map<number, { row: MessageRow; accepted: boolean }>();
-    const plain: number[] = [];
-    for (const list of byConversation.values()) {
-      if (list.every((i) => isPlain(plans[i]!))) plain.push(...list);
-      else for (const i of list) rows.set(i, await commitOne(trx, plans[i]!, stamp));
+    if (whole) whole.appended.forEach((row, k) => rows.set(fresh[k]!, { row, accepted: false }));
+    else {
+      const plain: number[] = [];
+      for (const list of byConversation.values()) {
+        if (list.every((i) => isPlain(plans[i]!))) plain.push(...list);
+        else for (const i of list) rows.set(i, await commitOne(trx, plans[i]!, stamp));
+      }
+      const appended = await appendEnvelopes(messageLog, trx, plain.map((i) => toBatchEnvelope(plans[i]!)), stamp);
+      plain.forEach((i, k) => rows.set(i, { row: appended[k]!, accepted: false }));
     }
-    const appended = await appendEnvelopes(messageLog, trx, plain.map((i) => toBatchEnvelope(plans[i]!)), stamp);
-    plain.forEach((i, k) => rows.set(i, { row: appended[k]!, accepted: false }));
 
-    const listeners = await messageLog.listeners(trx, [...byConversation.keys()]);
+    const listeners = whole?.listeners ?? (await messageLog.listeners(trx, [...byConversation.keys()]));
     for (const i of fresh) {
       const { row, accepted } = rows.get(i)!;
       outcomes[i] = { ok: true, value: { row, created: true, accepted, recipientIds: listeners.get(row.conversation_id) ?? [] } satisfies Committed };

@@ -1,7 +1,9 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import pg from 'pg';
+import { notFound } from '../../errors.ts';
+import { uuidv7 } from '../../ids.ts';
 import type { DB } from '../schema.ts';
-import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
+import type { Database, Durability, MessageLog, MessageRow, PlainEnvelope } from '../db.ts';
 
 // int8 (counts, bigint columns) as numbers: every value we store fits in 2^53.
 const INT8_OID = 20;
@@ -20,8 +22,101 @@ const MESSAGE_COLUMNS: [keyof MessageRow, string][] = [
 ];
 const MESSAGE_COLUMN_LIST = sql.join(MESSAGE_COLUMNS.map(([c]) => sql.id(c)));
 
+/**
+ * `MessageLog.appendPlain` as one statement: the retries lookup, the seqs (`last_seq +=
+ * n`, the row locks), the insert, the unarchive rule and the listeners, as data-modifying
+ * CTEs on one snapshot. An entry is new unless its (device, clientId) is stored or an
+ * earlier entry (`i`) has it; its seq is the conversation's new last_seq minus its number
+ * of new entries plus its rank among them. The ids come made (in JS). A conversation
+ * that does not exist leaves a null seq: the not-null constraint fails the statement whole.
+ * `$11` (the stamp) is text everywhere: a timestamptz would be written in another format.
+ */
+const APPEND_PLAIN = `with e as (
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    with ordinality as e(id, conversation_id, sender_id, sender_device_id, client_id, kind, ref_target, ref_reply_to, encoding, data, i)
+), stored as (
+  -- A probe of the unique index per pair (limit 1 keeps the planner from a scan of messages).
+  select m.* from (select distinct sender_device_id, client_id from e) k
+   cross join lateral (select * from messages m where m.sender_device_id = k.sender_device_id and m.client_id = k.client_id limit 1) m
+), fresh as (
+  select f.*, row_number() over (partition by f.conversation_id order by f.i) as k, count(*) over (partition by f.conversation_id) as n
+    from (select distinct on (sender_device_id, client_id) * from e order by sender_device_id, client_id, i) f
+   where not exists (select from stored s where s.sender_device_id = f.sender_device_id and s.client_id = f.client_id)
+), heads as (
+  update conversations c set last_seq = c.last_seq + v.n, updated_at = $11::text
+    from (select conversation_id, count(*)::int as n from fresh group by conversation_id) v
+   where c.id = v.conversation_id
+  returning c.id, c.last_seq, c.disappearing_seconds
+), appended as (
+  insert into messages (id, conversation_id, seq, sender_id, sender_device_id, client_id, kind, ref_target, ref_reply_to, encoding, data, attachment_ids, created_at, edited_at, deleted_at, expires_at)
+  select f.id, f.conversation_id, h.last_seq - f.n + f.k, f.sender_id, f.sender_device_id, f.client_id, f.kind, f.ref_target, f.ref_reply_to, f.encoding, f.data,
+         '[]', $11::text, null, null,
+         case when h.disappearing_seconds > 0
+              then to_char(($11::text::timestamptz + h.disappearing_seconds * interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') end
+    from fresh f left join heads h on h.id = f.conversation_id
+  returning id, seq, expires_at
+), unarchived as (
+  update members m set archived = 0, updated_at = $11::text
+    from (select conversation_id, case when min(sender_id) = max(sender_id) then min(sender_id) end as sender_id
+            from fresh where kind = 'message' group by conversation_id) v
+   where m.conversation_id = v.conversation_id and m.archived = 1 and (v.sender_id is null or m.user_id <> v.sender_id)
+     and (m.muted = 0 or (m.muted_until is not null and m.muted_until <= $11::text))
+)
+select (select json_agg(json_build_array(id, seq, expires_at)) from appended) as appended,
+       (select json_agg(s) from stored s) as stored,
+       (select json_agg(json_build_array(conversation_id, user_id)) from members
+         where conversation_id in (select conversation_id from fresh) and state in ('active', 'request')) as listeners`;
+
+async function appendPlain(trx: Kysely<DB>, entries: readonly PlainEnvelope[], stamp: string) {
+  const listeners = new Map<string, string[]>();
+  if (entries.length === 0) return { stored: [], appended: [], listeners };
+  const ids = entries.map(() => uuidv7());
+  const column = (f: (e: PlainEnvelope) => string | null | undefined) => entries.map((e) => f(e) ?? null);
+  const parameters = [
+    ids, column((e) => e.conversationId), column((e) => e.senderId), column((e) => e.senderDeviceId), column((e) => e.clientId), column((e) => e.kind),
+    column((e) => e.refTarget), column((e) => e.refReplyTo), column((e) => e.encoding), column((e) => e.data), stamp,
+  ];
+  let result: QueryResult<{ appended: [string, number, string | null][] | null; stored: MessageRow[] | null; listeners: [string, string][] | null }>;
+  try {
+    result = await trx.executeQuery(CompiledQuery.raw(APPEND_PLAIN, parameters));
+  } catch (err) {
+    const e = err as { code?: string; column?: string };
+    if (e?.code === '23502' && e.column === 'seq') throw notFound('no such conversation');
+    throw err;
+  }
+  const out = result.rows[0]!;
+  const assigned = new Map((out.appended ?? []).map(([id, seq, expiresAt]) => [id, { seq, expiresAt }]));
+  const appended: MessageRow[] = [];
+  entries.forEach((e, i) => {
+    const head = assigned.get(ids[i]!);
+    if (!head) return;
+    appended.push({
+      id: ids[i]!,
+      conversation_id: e.conversationId,
+      seq: head.seq,
+      sender_id: e.senderId,
+      sender_device_id: e.senderDeviceId,
+      client_id: e.clientId,
+      kind: e.kind,
+      ref_target: e.refTarget ?? null,
+      ref_reply_to: e.refReplyTo ?? null,
+      encoding: e.encoding,
+      data: e.data,
+      attachment_ids: '[]',
+      created_at: stamp,
+      edited_at: null,
+      deleted_at: null,
+      expires_at: head.expiresAt,
+    });
+  });
+  for (const r of appended) if (!listeners.has(r.conversation_id)) listeners.set(r.conversation_id, []);
+  for (const [conversationId, userId] of out.listeners ?? []) listeners.get(conversationId)?.push(userId);
+  return { stored: out.stored ?? [], appended, listeners };
+}
+
 /** One statement per call whatever the batch's size: the values go as arrays (unnest). */
 const postgresMessageLog: MessageLog = {
+  appendPlain,
   async findByClientIds(trx, keys) {
     if (keys.length === 0) return [];
     const { rows } = await sql<MessageRow>`select * from messages where (sender_device_id, client_id) in (select * from unnest(${keys.map((k) => k.deviceId)}::text[], ${keys.map((k) => k.clientId)}::text[]))`.execute(trx);
@@ -63,6 +158,103 @@ const postgresMessageLog: MessageLog = {
   },
 };
 
+const MODIFYING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/**
+ * A connection of the writer pool. BEGIN goes out with a transaction's first statement
+ * rather than ahead of it, so a transaction whose first statement is APPEND_PLAIN runs
+ * that statement alone, in autocommit: one round trip for the whole batch where BEGIN, the
+ * statement and COMMIT were three. One statement is atomic on its own and, at
+ * synchronous_commit=on, durable when it returns, so the batch keeps both promises. It is
+ * committed once it returns, so nothing may follow it: a second statement throws. APPEND_PLAIN
+ * is also a named statement: each connection parses and plans it once, not per batch.
+ */
+class WriterConnection implements DatabaseConnection {
+  /** none: no transaction; pending: BEGIN not sent yet; open: in a transaction; alone: the statement ran alone. */
+  state: 'none' | 'pending' | 'open' | 'alone' = 'none';
+  begin = 'begin';
+  private begun: Promise<unknown> | null = null;
+
+  constructor(readonly client: pg.PoolClient) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.state === 'alone') throw new Error('a statement after one that ran alone (committed on its own) would not be atomic with it');
+    if (this.state === 'pending') {
+      if (query.sql === APPEND_PLAIN) this.state = 'alone';
+      else {
+        this.state = 'open';
+        this.begun = this.client.query(this.begin);
+      }
+    }
+    if (this.begun) await this.begun;
+    const values = [...query.parameters];
+    const result = await this.client.query<R & pg.QueryResultRow>(query.sql === APPEND_PLAIN ? { name: 'parley_append_plain', text: query.sql, values } : { text: query.sql, values });
+    return { rows: result.rows, numAffectedRows: MODIFYING.has(result.command) ? BigInt(result.rowCount ?? 0) : undefined };
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the writer does not stream');
+  }
+
+  /** Ends the transaction's bookkeeping; true if BEGIN went out (COMMIT or ROLLBACK is due). */
+  end(): boolean {
+    const open = this.state === 'open';
+    this.state = 'none';
+    this.begun = null;
+    return open;
+  }
+}
+
+/** The writer pool's driver: WriterConnection's transactions. */
+class WriterDriver implements Driver {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new WriterConnection(await this.pool.connect());
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const c = connection as WriterConnection;
+    c.state = 'pending';
+    c.begin = ['start transaction', settings.isolationLevel && `isolation level ${settings.isolationLevel}`, settings.accessMode].filter(Boolean).join(' ');
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as WriterConnection;
+    if (c.end()) await c.client.query('commit');
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as WriterConnection;
+    // Alone, there is nothing to roll back: the statement failed whole, or it is committed.
+    if (c.end()) await c.client.query('rollback');
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = connection as WriterConnection;
+    c.end();
+    c.client.release();
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** PostgreSQL through WriterDriver, for the send path's batches. */
+class WriterDialect extends PostgresDialect {
+  constructor(private readonly writerPool: pg.Pool) {
+    super({ pool: writerPool });
+  }
+
+  override createDriver(): Driver {
+    return new WriterDriver(this.writerPool);
+  }
+}
+
 function createPool(url: string, durability: Durability, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
@@ -86,7 +278,8 @@ export function openPostgres(url: string, durability: Durability, poolSize = 10,
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   // The send path's batches commit on connections of their own (one per lane): a batch
   // holding row locks never queues for a connection behind request queries.
-  const writer = new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPool(url, durability, writerLanes) }) });
+  // BEGIN goes out with a batch's first statement: a batch that is one statement runs alone.
+  const writer = new Kysely<DB>({ dialect: new WriterDialect(createPool(url, durability, writerLanes)) });
   return {
     db,
     writer,
