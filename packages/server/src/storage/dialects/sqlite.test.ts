@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, precompile, type Database, type DB } from '../db.ts';
 import { syncReaderOf } from '../sync-reads.ts';
+import { Checkpointer } from './checkpointer.ts';
 
 type T = { kv: { k: string; v: string } };
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -99,5 +100,72 @@ describe('SQLite: shared reads and synchronous precompiled reads', () => {
     release();
     await trx;
     expect(await during).toEqual([{ v: '1' }]);
+  });
+});
+
+describe('SQLite: checkpoints in a worker', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'parley-checkpoint-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a checkpoint copies the whole WAL into the database file, off the event loop', async () => {
+    const file = path.join(dir, 'unit.db');
+    const db = new SQLite(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma('journal_size_limit = 0');
+    db.exec('create table big (v text)');
+    const checkpointer = new Checkpointer(file, 64 * 1024);
+    try {
+      const insert = db.prepare('insert into big (v) values (?)');
+      db.transaction(() => {
+        for (let i = 0; i < 200; i++) insert.run('x'.repeat(1000));
+      })();
+      expect(statSync(file).size).toBeLessThan(64 * 1024);
+      const result = await checkpointer.now();
+      expect(result.log).toBeGreaterThan(0);
+      expect(result.checkpointed).toBe(result.log);
+      expect(statSync(file).size).toBeGreaterThan(200 * 1000);
+      // The next commit restarts the WAL and cuts the file back: no checkpoint is due.
+      insert.run('small');
+      expect(statSync(`${file}-wal`).size).toBeLessThan(64 * 1024);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      checkpointer.maybe();
+      expect(checkpointer.busy).toBe(false);
+      // Past the threshold again: one starts.
+      db.transaction(() => {
+        for (let i = 0; i < 200; i++) insert.run('x'.repeat(1000));
+      })();
+      checkpointer.maybe();
+      expect(checkpointer.busy).toBe(true);
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
+  });
+
+  it('the server’s connection never checkpoints on its own; its batches past the threshold get one', async () => {
+    const database = await openDatabase({ dataDir: path.join(dir, 'server'), durability: 'full' });
+    try {
+      const raw = database.raw as SQLite.Database;
+      expect(raw.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      await sql`create table big (v text)`.execute(database.db);
+      const file = path.join(dir, 'server', 'parley.db');
+      const before = statSync(file).size;
+      // ~5 MB of WAL through the send path's commit, past the 4 MB threshold.
+      for (let b = 0; b < 10; b++) {
+        const { durable } = await database.commitBatch(async (trx) => {
+          for (let i = 0; i < 50; i++) await sql`insert into big (v) values (${'y'.repeat(10_000)})`.execute(trx);
+        });
+        await durable;
+      }
+      await expect.poll(() => statSync(file).size, { timeout: 10_000 }).toBeGreaterThan(before + 4_000_000);
+      const { n } = (await sql<{ n: number }>`select count(*) as n from big`.execute(database.db)).rows[0]!;
+      expect(n).toBe(500);
+    } finally {
+      await database.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from
 import type { DB } from '../schema.ts';
 import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
 import { registerSyncReader } from '../sync-reads.ts';
+import { CHECKPOINT_WAL_BYTES, Checkpointer } from './checkpointer.ts';
 
 /** Distinct SQL texts kept prepared; Kysely emits one text per query shape (values are bound). */
 const STATEMENT_CACHE_SIZE = 500;
@@ -233,6 +234,24 @@ export function openSqlite(file: string, durability: Durability): Database {
   raw.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
+  // Checkpoints run in a worker (see Checkpointer), not inside a commit on the event loop.
+  let checkpointer: Checkpointer | null = null;
+  let checkpointTimer: NodeJS.Timeout | null = null;
+  if (file !== ':memory:') {
+    raw.pragma('wal_autocheckpoint = 0');
+    // When a commit restarts the WAL after a complete checkpoint, the file is cut back
+    // (to 0: the WAL's size on disk is then what has not been checkpointed, which is what
+    // the checkpointer measures; without a limit the file keeps its largest size for ever).
+    raw.pragma('journal_size_limit = 0');
+    checkpointer = new Checkpointer(file, CHECKPOINT_WAL_BYTES, () => {
+      // Back to SQLite's own checkpoints rather than a WAL that grows for ever.
+      if (raw.open) raw.pragma('wal_autocheckpoint = 1000');
+      checkpointer = null;
+    });
+    // Writes other than the send path's batches (which check after each) are caught here.
+    checkpointTimer = setInterval(() => checkpointer?.maybe(), 1000);
+    checkpointTimer.unref();
+  }
   const reads = new SharedReads(raw);
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw, reads) }) });
   // The few precompiled queries of the hot paths (storage/db.ts `precompile`) run at once
@@ -255,7 +274,11 @@ export function openSqlite(file: string, durability: Durability): Database {
     raw,
     messageLog: sqliteMessageLog(raw),
     commitBatch: async (fn) => {
-      if (!wal) return { value: await db.transaction().execute(fn), durable: Promise.resolve() };
+      if (!wal) {
+        const value = await db.transaction().execute(fn);
+        checkpointer?.maybe();
+        return { value, durable: Promise.resolve() };
+      }
       // The batch commits at synchronous=NORMAL (no fsync inside COMMIT, which would stop
       // the event loop) and is synced right after, off the loop; every other write keeps
       // FULL. The connection is held throughout, so nothing else commits at NORMAL.
@@ -268,11 +291,16 @@ export function openSqlite(file: string, durability: Durability): Database {
           raw.pragma('synchronous = FULL');
         }
       });
-      return { value, durable: wal.sync() };
+      const durable = wal.sync();
+      // Checked once the batch is on disk (the checkpoint's own sync of the WAL then has little to do).
+      durable.then(() => checkpointer?.maybe(), () => {});
+      return { value, durable };
     },
     isUniqueViolation: (err) => (err as { code?: string })?.code?.startsWith('SQLITE_CONSTRAINT') === true && /UNIQUE|PRIMARY KEY/.test(String((err as Error).message)),
     isUnavailable: () => false,
     close: async () => {
+      if (checkpointTimer) clearInterval(checkpointTimer);
+      await checkpointer?.close();
       await wal?.close();
       await db.destroy();
     },
