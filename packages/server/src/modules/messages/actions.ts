@@ -89,7 +89,8 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
     run: commitBatch,
     lanes: writerLanes,
     windowMs: 1,
-    maxBatch: 256,
+    // SQLite: one writer, so a batch is as big as what arrived during the last commit's fsync.
+    maxBatch: ctx.database.dialect === 'sqlite' ? 1024 : 256,
   });
 
   /** Shape rules the schema cannot express (shared by HTTP and WebSocket sends). */
