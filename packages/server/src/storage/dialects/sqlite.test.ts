@@ -103,6 +103,30 @@ describe('SQLite: shared reads and synchronous precompiled reads', () => {
   });
 });
 
+describe('SQLite: the connection lock', () => {
+  it('hands the one connection to waiting transactions one at a time, first come first served', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'parley-lock-'));
+    const database = await openDatabase({ dataDir: dir, durability: 'normal' });
+    try {
+      const events: string[] = [];
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          database.db.transaction().execute(async (trx) => {
+            events.push(`in ${i}`);
+            await sql`select ${i} as x`.execute(trx);
+            await new Promise((resolve) => setImmediate(resolve));
+            events.push(`out ${i}`);
+          }),
+        ),
+      );
+      expect(events).toEqual(Array.from({ length: 50 }, (_, i) => [`in ${i}`, `out ${i}`]).flat());
+    } finally {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SQLite: checkpoints in a worker', () => {
   let dir: string;
   beforeAll(() => {

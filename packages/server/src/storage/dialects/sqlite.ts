@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { DB } from '../schema.ts';
 import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
 import { registerSyncReader } from '../sync-reads.ts';
@@ -112,6 +112,48 @@ export function cachedStatements(raw: SQLite.Database, reads = new SharedReads(r
       return stmt;
     },
   };
+}
+
+/**
+ * Kysely's SQLite driver with a first-come, first-served lock on its one connection.
+ * Kysely's own lock wakes every waiter at each release (each then finds it taken again and
+ * waits anew), so with N queries queued — a storm of connects or disconnects — each query
+ * cost O(N) wake-ups; here a release hands the connection to the next waiter only.
+ */
+class FifoSqliteDriver extends SqliteDriver {
+  private connection: DatabaseConnection | undefined;
+  private held = false;
+  private readonly waiters: (() => void)[] = [];
+
+  override async init(): Promise<void> {
+    await super.init();
+    // The one connection, taken once from the base driver (whose lock is then never used).
+    this.connection = await super.acquireConnection();
+    await super.releaseConnection();
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    if (this.held) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    // Handed over by releaseConnection, still held; or free and taken now.
+    else this.held = true;
+    return this.connection!;
+  }
+
+  override async releaseConnection(): Promise<void> {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.held = false;
+  }
+}
+
+class FifoSqliteDialect extends SqliteDialect {
+  constructor(private readonly driverConfig: SqliteDialectConfig) {
+    super(driverConfig);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new FifoSqliteDriver(this.driverConfig);
+  }
 }
 
 const MESSAGE_COLUMNS = [
@@ -253,7 +295,7 @@ export function openSqlite(file: string, durability: Durability): Database {
     checkpointTimer.unref();
   }
   const reads = new SharedReads(raw);
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachedStatements(raw, reads) }) });
+  const db = new Kysely<DB>({ dialect: new FifoSqliteDialect({ database: cachedStatements(raw, reads) }) });
   // The few precompiled queries of the hot paths (storage/db.ts `precompile`) run at once
   // while no transaction holds the connection.
   const syncStatements = new Map<string, SQLite.Statement>();
