@@ -33,6 +33,9 @@ const delay = (ms: number) =>
     setTimeout(resolve, ms).unref();
   });
 
+/** A shared frame is a Buffer of JSON: sent as a text frame all the same. */
+const TEXT_FRAME = { binary: false } as const;
+
 /** After a close frame, how long a peer has to answer before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -93,7 +96,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   /** Work that must finish before shutdown completes (presence writes of closing sockets). */
   const pending = new Set<Promise<unknown>>();
   /** Each event is serialized once, whatever the number of local sockets it reaches. */
-  const frames = new WeakMap<DomainEvent, string>();
+  const frames = new WeakMap<DomainEvent, Buffer>();
   let shuttingDown = false;
 
   const track = (p: Promise<unknown>) => {
@@ -141,7 +144,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   }
 
   /** Write one serialized frame, or cut the socket if it is not draining. */
-  function write(c: Connection, data: string): boolean {
+  function write(c: Connection, data: string | Buffer): boolean {
     if (c.closing || c.ws.readyState !== c.ws.OPEN) return false;
     // A frame always fits into an empty buffer, so the bound is the limit plus one frame.
     // (String length stands in for bytes: exact for the ASCII-heavy JSON, and cheap in a fan-out.)
@@ -153,7 +156,8 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       return false;
     }
     cork(c);
-    c.ws.send(data);
+    if (typeof data === 'string') c.ws.send(data);
+    else c.ws.send(data, TEXT_FRAME);
     return true;
   }
 
@@ -176,17 +180,18 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   // ---- bus → sockets ------------------------------------------------------------------
 
-  function shared(event: DomainEvent, build: () => ServerFrame): string {
+  function shared(event: DomainEvent, build: () => ServerFrame): Buffer {
     let data = frames.get(event);
     if (data === undefined) {
-      data = JSON.stringify(build());
+      // Encoded once too: a string would be measured and UTF-8 encoded again for every socket.
+      data = Buffer.from(JSON.stringify(build()));
       frames.set(event, data);
     }
     return data;
   }
 
   /** Write a shared frame to every joined socket of `local` (but `skip`); returns how many got it. */
-  function writeAll(local: LocalUser, data: string, skip?: string): number {
+  function writeAll(local: LocalUser, data: Buffer, skip?: string): number {
     let n = 0;
     for (const c of local.connections) if (c.joined && c.id !== skip && write(c, data)) n++;
     return n;
