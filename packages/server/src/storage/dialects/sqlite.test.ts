@@ -76,6 +76,18 @@ describe('SQLite: shared reads and synchronous precompiled reads', () => {
     }
   });
 
+  it('a streaming read keeps the synchronous reader off the connection until it ends', async () => {
+    const seen: (unknown[] | undefined)[] = [];
+    for await (const row of db.selectFrom('kv').select('k').stream()) {
+      void row;
+      seen.push(syncReaderOf(database.db)!('select 1 as x', []));
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => r === undefined)).toBe(true);
+    expect(syncReaderOf(database.db)!('select 1 as x', [])).toEqual([{ x: 1 }]);
+    await nextTurn();
+  });
+
   it('precompiled reads run at once on a free connection, and wait for a transaction that holds it', async () => {
     const byKey = precompile(1, (k: string) => db.selectFrom('kv').select('v').where('k', '=', k));
     const run = (k: string) => byKey(database.db as unknown as Kysely<DB>, k) as Promise<{ v: string }[]>;

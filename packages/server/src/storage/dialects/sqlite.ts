@@ -41,6 +41,19 @@ export class SharedReads {
     }
   }
 
+  /** A streaming read is open: the connection cannot run anything else until it ends. */
+  busy = 0;
+
+  /** Marks the connection busy while `rows` is being read. */
+  *streaming(rows: IterableIterator<unknown>): IterableIterator<unknown> {
+    this.busy++;
+    try {
+      yield* rows;
+    } finally {
+      this.busy--;
+    }
+  }
+
   /** End the shared read transaction, if one is open: before anything but a plain read. */
   end(): void {
     if (!this.open) return;
@@ -89,7 +102,7 @@ export function cachedStatements(raw: SQLite.Database, reads = new SharedReads(r
             },
             iterate: (parameters) => {
               reads.end();
-              return raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>;
+              return reads.streaming(raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>);
             },
           }
         : {
@@ -104,7 +117,7 @@ export function cachedStatements(raw: SQLite.Database, reads = new SharedReads(r
             },
             iterate: (parameters) => {
               reads.end();
-              return raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>;
+              return reads.streaming(raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>);
             },
           };
       cache.set(sql, stmt);
@@ -300,7 +313,7 @@ export function openSqlite(file: string, durability: Durability): Database {
   // while no transaction holds the connection.
   const syncStatements = new Map<string, SQLite.Statement>();
   registerSyncReader(db, (sql, parameters) => {
-    if (raw.inTransaction && !reads.open) return undefined;
+    if ((raw.inTransaction && !reads.open) || reads.busy > 0) return undefined;
     let stmt = syncStatements.get(sql);
     if (!stmt) syncStatements.set(sql, (stmt = raw.prepare(sql)));
     if (!stmt.reader || !stmt.readonly) return undefined;
