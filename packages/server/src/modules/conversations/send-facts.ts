@@ -62,9 +62,6 @@ function toFacts(row: FactsRow): SendFacts {
 /** Lookups one batched query answers at most (bound values stay far below every engine's limit). */
 const MAX_BATCHED = 512;
 
-/** Batched queries running at once. */
-const MAX_IN_FLIGHT = 2;
-
 /** The batched query for `size` (conversation, user) pairs, built and compiled once. */
 const compileBatch = (db: Kysely<DB>, size: number) =>
   precompile(2 * size, (...args: string[]) =>
@@ -85,12 +82,10 @@ const compileBatch = (db: Kysely<DB>, size: number) =>
  * (…)`), so concurrent sends cost one round trip between them instead of one each. A
  * lookup alone takes the single-row query. The batched query is compiled once per size
  * class (a power of two; the last pair fills the rest), not built anew for every batch.
- * While MAX_IN_FLIGHT queries run, new lookups wait and share the next one: under load the
- * round trips stay few and carry more lookups each, as the group commit does for writes.
  */
 export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationId: string) => Promise<SendFacts | null> {
   const bySize = new Map<number, ReturnType<typeof compileBatch>>();
-  const pending: { userId: string; conversationId: string; resolve(f: SendFacts | null): void; reject(err: unknown): void }[] = [];
+  let pending: { userId: string; conversationId: string; resolve(f: SendFacts | null): void; reject(err: unknown): void }[] = [];
   async function flush(batch: typeof pending): Promise<void> {
     if (batch.length === 1) {
       const only = batch[0]!;
@@ -115,27 +110,15 @@ export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationI
       for (const q of batch) q.reject(err);
     }
   }
-  // At most MAX_IN_FLIGHT queries at once: the lookups asked while they run wait for one to
-  // return and go together, so under load the queries grow rather than multiply.
-  let running = 0;
-  let scheduled = false;
-  function schedule(): void {
-    if (scheduled || running >= MAX_IN_FLIGHT || pending.length === 0) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      const batch = pending.splice(0, MAX_BATCHED);
-      running++;
-      void flush(batch).finally(() => {
-        running--;
-        schedule();
-      });
-      schedule();
-    });
-  }
   return (userId, conversationId) =>
     new Promise((resolve, reject) => {
+      if (pending.length === 0) {
+        setImmediate(() => {
+          const all = pending;
+          pending = [];
+          for (let i = 0; i < all.length; i += MAX_BATCHED) void flush(all.slice(i, i + MAX_BATCHED));
+        });
+      }
       pending.push({ userId, conversationId, resolve, reject });
-      schedule();
     });
 }
