@@ -277,9 +277,11 @@ function createPool(url: string, durability: Durability, max: number): pg.Pool {
  * `writerLanes`: batches committing at once. One by default: now that a plain batch is one
  * round trip, a single lane lets the sends that arrive during a commit pile up into the
  * next batch, and fewer, bigger batches cost PostgreSQL fewer statements and WAL flushes
- * per message. Measured on the 2-core bench machine (quick W2/W4, back to back): 1 lane
- * 150–240 server CPU-s per million messages and the most msg/s, 2 lanes 185–445, 4 lanes
- * 330–540. More lanes may suit a database with cores to spare (not measured).
+ * per message. Quick runs on the 2-core bench machine, back to back, 1 lane against 4:
+ * quiet (load 2–3) W4 6,348 and 6,081 msg/s against 5,554 and 5,666 (135–139 server CPU-s
+ * per million messages against 154), W2 level; loaded (load 6–10) W2 234–238 CPU-s/M
+ * against 372–539, W4 152–173 against 328–360. More lanes may suit a database with cores
+ * to spare (not measured).
  */
 export function openPostgres(url: string, durability: Durability, poolSize = 10, writerLanes = 1): Database {
   const pool = createPool(url, durability, poolSize);
