@@ -62,7 +62,9 @@ export class Checkpointer {
     onError: (err: Error) => void = () => {},
   ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
+    // No inherited node options: the worker runs plain CommonJS (no TypeScript loader) and is
+    // not profiled (`--cpu-prof` would give it a sampling thread of its own, busy even while idle).
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver }, execArgv: [] });
     this.worker.on('message', (r) => this.waiting.shift()?.(r));
     // A worker that dies leaves checkpoints to the caller (`onError`: SQLite's automatic ones).
     const died = (err: Error) => {
