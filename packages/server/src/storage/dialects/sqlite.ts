@@ -88,38 +88,24 @@ export function cachedStatements(raw: SQLite.Database, reads = new SharedReads(r
         return stmt;
       }
       const prepared = raw.prepare(sql);
-      // A statement that only reads (not `insert … returning`: a reader, but it writes).
-      stmt = prepared.reader && prepared.readonly
-        ? {
-            reader: true,
-            all: (parameters) => {
-              reads.enter();
-              return prepared.all(parameters);
-            },
-            run: (parameters) => {
-              reads.enter();
-              return prepared.run(parameters);
-            },
-            iterate: (parameters) => {
-              reads.end();
-              return reads.streaming(raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>);
-            },
-          }
-        : {
-            reader: prepared.reader,
-            all: (parameters) => {
-              reads.end();
-              return prepared.all(parameters);
-            },
-            run: (parameters) => {
-              reads.end();
-              return prepared.run(parameters);
-            },
-            iterate: (parameters) => {
-              reads.end();
-              return reads.streaming(raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>);
-            },
-          };
+      // A statement that only reads (not `insert … returning`: a reader, but it writes) joins
+      // the shared read transaction; anything else ends it first.
+      const before = prepared.reader && prepared.readonly ? () => reads.enter() : () => reads.end();
+      stmt = {
+        reader: prepared.reader,
+        all: (parameters) => {
+          before();
+          return prepared.all(parameters);
+        },
+        run: (parameters) => {
+          before();
+          return prepared.run(parameters);
+        },
+        iterate: (parameters) => {
+          reads.end();
+          return reads.streaming(raw.prepare(sql).iterate(parameters) as IterableIterator<unknown>);
+        },
+      };
       cache.set(sql, stmt);
       if (cache.size > size) cache.delete(cache.keys().next().value as string);
       return stmt;
