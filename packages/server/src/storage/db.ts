@@ -96,6 +96,28 @@ export interface PlainEnvelope {
   data: string | null;
 }
 
+/** The row a plain envelope is stored as, once its id, seq and expiry are known (every batch form builds it so). */
+export function plainRow(e: PlainEnvelope, id: string, seq: number, stamp: string, expiresAt: string | null): MessageRow {
+  return {
+    id,
+    conversation_id: e.conversationId,
+    seq,
+    sender_id: e.senderId,
+    sender_device_id: e.senderDeviceId,
+    client_id: e.clientId,
+    kind: e.kind,
+    ref_target: e.refTarget ?? null,
+    ref_reply_to: e.refReplyTo ?? null,
+    encoding: e.encoding,
+    data: e.data,
+    attachment_ids: '[]',
+    created_at: stamp,
+    edited_at: null,
+    deleted_at: null,
+    expires_at: expiresAt,
+  };
+}
+
 export interface StorageOptions {
   dataDir: string;
   databaseUrl?: string | undefined;

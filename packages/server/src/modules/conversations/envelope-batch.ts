@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { notFound } from '../../errors.ts';
 import { uuidv7 } from '../../ids.ts';
-import type { DB, MessageLog } from '../../storage/db.ts';
+import { plainRow, type DB, type MessageLog } from '../../storage/db.ts';
 import type { MessageRow, NewEnvelope } from './envelope-log.ts';
 
 /** What the batch form appends: plain user envelopes (no attachments, nothing else to write). */
@@ -38,24 +38,7 @@ export async function appendEnvelopes(log: MessageLog, trx: Kysely<DB>, entries:
       // Several senders: every member's archive is left (each is "another member" to one of them).
       senders.set(e.conversationId, sender === undefined || sender === e.senderId ? e.senderId : null);
     }
-    return {
-      id: uuidv7(),
-      conversation_id: e.conversationId,
-      seq,
-      sender_id: e.senderId,
-      sender_device_id: e.senderDeviceId,
-      client_id: e.clientId,
-      kind: e.kind,
-      ref_target: e.refTarget ?? null,
-      ref_reply_to: e.refReplyTo ?? null,
-      encoding: e.encoding,
-      data: e.data,
-      attachment_ids: '[]',
-      created_at: stamp,
-      edited_at: null,
-      deleted_at: null,
-      expires_at: seconds > 0 ? new Date(stampMs + seconds * 1000).toISOString() : null,
-    };
+    return plainRow(e, uuidv7(), seq, stamp, seconds > 0 ? new Date(stampMs + seconds * 1000).toISOString() : null);
   });
   await log.insertMessages(trx, rows);
   if (senders.size) await log.unarchive(trx, [...senders].map(([conversationId, senderId]) => ({ conversationId, senderId })), stamp);

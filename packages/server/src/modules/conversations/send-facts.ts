@@ -10,18 +10,20 @@ export interface SendFacts {
   peer: { userId: string; state: MemberState } | null;
 }
 
+/** The sender's member row, the conversation and (direct only) the other member's row: what both forms select. */
+const factsOf = (db: Kysely<DB>) =>
+  db
+    .selectFrom('members as m')
+    .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+    .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
+    .select([
+      'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
+      'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
+    ]);
+
 const compile = (db: Kysely<DB>) =>
   precompile(2, (userId: string, conversationId: string) =>
-    db
-      .selectFrom('members as m')
-      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-      .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
-      .select([
-        'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
-        'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
-      ])
-      .where('m.conversation_id', '=', conversationId)
-      .where('m.user_id', '=', userId),
+    factsOf(db).where('m.conversation_id', '=', conversationId).where('m.user_id', '=', userId),
   );
 
 /** Compiled once per database (the SQL differs by dialect). */
@@ -65,14 +67,7 @@ const MAX_BATCHED = 512;
 /** The batched query for `size` (conversation, user) pairs, built and compiled once. */
 const compileBatch = (db: Kysely<DB>, size: number) =>
   precompile(2 * size, (...args: string[]) =>
-    db
-      .selectFrom('members as m')
-      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
-      .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
-      .select([
-        'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
-        'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
-      ])
+    factsOf(db)
       .where((eb) => eb(eb.refTuple('m.conversation_id', 'm.user_id'), 'in', Array.from({ length: size }, (_, i) => eb.tuple(args[2 * i]!, args[2 * i + 1]!)))),
   );
 

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { notFound } from '../../errors.ts';
 import { uuidv7 } from '../../ids.ts';
 import type { DB } from '../schema.ts';
-import type { Database, Durability, MessageLog, MessageRow, PlainEnvelope } from '../db.ts';
+import { plainRow, type Database, type Durability, type MessageLog, type MessageRow, type PlainEnvelope } from '../db.ts';
 
 // int8 (counts, bigint columns) as numbers: every value we store fits in 2^53.
 const INT8_OID = 20;
@@ -90,24 +90,7 @@ async function appendPlain(trx: Kysely<DB>, entries: readonly PlainEnvelope[], s
   entries.forEach((e, i) => {
     const head = assigned.get(ids[i]!);
     if (!head) return;
-    appended.push({
-      id: ids[i]!,
-      conversation_id: e.conversationId,
-      seq: head.seq,
-      sender_id: e.senderId,
-      sender_device_id: e.senderDeviceId,
-      client_id: e.clientId,
-      kind: e.kind,
-      ref_target: e.refTarget ?? null,
-      ref_reply_to: e.refReplyTo ?? null,
-      encoding: e.encoding,
-      data: e.data,
-      attachment_ids: '[]',
-      created_at: stamp,
-      edited_at: null,
-      deleted_at: null,
-      expires_at: head.expiresAt,
-    });
+    appended.push(plainRow(e, ids[i]!, head.seq, stamp, head.expiresAt));
   });
   for (const r of appended) if (!listeners.has(r.conversation_id)) listeners.set(r.conversation_id, []);
   for (const [conversationId, userId] of out.listeners ?? []) listeners.get(conversationId)?.push(userId);

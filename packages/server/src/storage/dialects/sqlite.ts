@@ -23,6 +23,8 @@ const STATEMENT_CACHE_SIZE = 500;
 export class SharedReads {
   /** The shared read transaction is open (and so the connection's transaction is ours). */
   open = false;
+  /** A streaming read is open: the connection cannot run anything else until it ends. */
+  busy = 0;
   private scheduled = false;
 
   constructor(private readonly raw: SQLite.Database) {}
@@ -40,9 +42,6 @@ export class SharedReads {
       });
     }
   }
-
-  /** A streaming read is open: the connection cannot run anything else until it ends. */
-  busy = 0;
 
   /** Marks the connection busy while `rows` is being read. */
   *streaming(rows: IterableIterator<unknown>): IterableIterator<unknown> {
