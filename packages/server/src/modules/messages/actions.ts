@@ -369,8 +369,8 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
      */
     enqueue,
 
-    /** Envelopes in seq order, never from before the member joined. */
-    history: createHistory(db, conversations),
+    /** A page of envelopes in seq order, never from before the member joined, as the JSON text of GET …/messages. */
+    history: createHistory(db, ctx.database.dialect, conversations),
 
     /**
      * Unsend for everyone (the sender; admins and the owner in groups): the payload, its
