@@ -26,6 +26,8 @@ for (const dialect of DIALECTS) {
       // d-uN: u0 and uN (d-u0: u0 alone); g: every even user.
       const members = users.flatMap((u) => (u === 'u0' ? [member('d-u0', 'u0')] : [member(`d-${u}`, 'u0'), member(`d-${u}`, u)]));
       await db.insertInto('members').values([...members, ...users.filter((_, i) => i % 2 === 0).map((u) => member('g', u))] as never).execute();
+      // u20 may not write to u0 in d-u20 (a block): the batched form must say so too.
+      await db.insertInto('blocks').values({ blocker_id: 'u0', blocked_id: 'u20', created_at: now }).execute();
     });
     afterAll(async () => {
       await database?.close();
@@ -50,6 +52,7 @@ for (const dialect of DIALECTS) {
       expect(batched).toEqual(single);
       expect(single.filter((f) => f === null).length).toBeGreaterThan(0);
       expect(single.filter((f) => f !== null).length).toBeGreaterThan(0);
+      expect(single.filter((f) => f?.peer?.mayWrite === false).length).toBeGreaterThan(0);
     });
   });
 }

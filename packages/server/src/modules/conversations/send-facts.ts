@@ -1,24 +1,33 @@
 import type { MemberState } from '@parley/protocol';
 import type { Kysely } from 'kysely';
-import { precompile, type DB } from '../../storage/db.ts';
+import { precompile, toBool, type DB } from '../../storage/db.ts';
+import { mayWriteDirectSql } from '../graph/index.ts';
 import type { Membership } from './queries.ts';
 
 /** What the send path needs to know of a conversation before it writes. */
 export interface SendFacts {
   membership: Membership;
-  /** In a direct conversation: the other member (null in a group, or once they are gone). */
-  peer: { userId: string; state: MemberState } | null;
+  /**
+   * In a direct conversation: the other member (null in a group, or once they are gone), and
+   * whether the sender may write to them (the graph's block and deleted-account rule).
+   */
+  peer: { userId: string; state: MemberState; mayWrite: boolean } | null;
 }
 
-/** The sender's member row, the conversation and (direct only) the other member's row: what both forms select. */
+/**
+ * The sender's member row, the conversation and (direct only) the other member's row and
+ * whether the sender may write to them: what both forms select. The last is the graph's rule
+ * (`mayWriteDirectSql`), asked here so a direct send needs one query before its commit.
+ */
 const factsOf = (db: Kysely<DB>) =>
   db
     .selectFrom('members as m')
     .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
     .leftJoin('members as p', (j) => j.onRef('p.conversation_id', '=', 'm.conversation_id').onRef('p.user_id', '<>', 'm.user_id').on('c.type', '=', 'direct'))
-    .select([
+    .select((eb) => [
       'm.conversation_id', 'm.user_id', 'c.type', 'm.role', 'm.state', 'm.joined_seq', 'm.read_seq', 'm.delivered_seq', 'm.request_sent',
       'c.last_seq', 'c.disappearing_seconds', 'p.user_id as peer_id', 'p.state as peer_state',
+      mayWriteDirectSql(eb.ref('m.user_id'), eb.ref('p.user_id')).as('peer_may_write'),
     ]);
 
 const compile = (db: Kysely<DB>) =>
@@ -57,7 +66,7 @@ function toFacts(row: FactsRow): SendFacts {
       lastSeq: row.last_seq,
       disappearingSeconds: row.disappearing_seconds,
     },
-    peer: row.peer_id !== null && row.peer_state !== null ? { userId: row.peer_id, state: row.peer_state } : null,
+    peer: row.peer_id !== null && row.peer_state !== null ? { userId: row.peer_id, state: row.peer_state, mayWrite: toBool(row.peer_may_write) } : null,
   };
 }
 

@@ -3,13 +3,13 @@ import { blockedEitherWay, blockersOf, createBlocks } from './blocks.ts';
 export { insertBlocks } from './blocks.ts';
 export { decodeCursor, encodeCursor, page } from './paging.ts';
 import { createConnections } from './connections.ts';
-import { batchedMayWriteDirect, mayAddToGroup, mayWriteDirect, privacyOf, reach, relationship } from './policy.ts';
+import { mayAddToGroup, mayWriteDirect, privacyOf, reach, relationship } from './policy.ts';
 import { graphRoutes } from './routes.ts';
 import { createPrivacySettings } from './settings.ts';
 import { presenceCandidatesFor, presenceViewersOf, presenceVisibleTo, presenceVisibleToViewer, readMarkerVisibleTo, typingVisibleTo } from './visibility.ts';
 
 export type { Reach, Relationship } from './policy.ts';
-export { allows } from './policy.ts';
+export { allows, mayWriteDirectSql } from './policy.ts';
 
 /**
  * Connections, blocks and privacy settings: who may reach whom. Other modules ask here;
@@ -20,8 +20,6 @@ export function createGraph(ctx: AppContext) {
   const connections = createConnections(ctx);
   const blocks = createBlocks(ctx);
   const privacy = createPrivacySettings(ctx);
-  // Every PostgreSQL query is a round trip: concurrent direct sends share their checks.
-  const writeDirect = ctx.database.dialect === 'postgres' ? batchedMayWriteDirect(db) : (from: string, to: string) => mayWriteDirect(db, from, to);
   return {
     connections,
     blocks,
@@ -32,8 +30,11 @@ export function createGraph(ctx: AppContext) {
     reach: (from: string, to: string) => reach(db, from, to),
     mayAddToGroup: (adder: string, target: string) => mayAddToGroup(db, adder, target),
     blockedEitherWay: (a: string, b: string) => blockedEitherWay(db, a, b),
-    /** May `from` send into their direct conversation with `to` (no block either way, `to` not deleted)? */
-    mayWriteDirect: (from: string, to: string) => writeDirect(from, to),
+    /**
+     * May `from` send into their direct conversation with `to` (no block either way, `to` not
+     * deleted)? The send path reads the same rule with its send facts (`mayWriteDirectSql`).
+     */
+    mayWriteDirect: (from: string, to: string) => mayWriteDirect(db, from, to),
     /** A user who blocked you is not found. */
     async canSee(viewerId: string, targetId: string): Promise<boolean> {
       if (viewerId === targetId) return true;

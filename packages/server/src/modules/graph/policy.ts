@@ -1,5 +1,5 @@
 import { DEFAULT_PRIVACY, type Audience, type PrivacySettings } from '@parley/protocol';
-import type { Kysely } from 'kysely';
+import { expressionBuilder, type Expression, type ExpressionWrapper, type Kysely, type SqlBool } from 'kysely';
 import type { DB } from '../../storage/db.ts';
 import { precompile, toBool } from '../../storage/db.ts';
 
@@ -74,78 +74,28 @@ export async function mayWriteDirect(db: Kysely<DB>, from: string, to: string): 
   let query = writeDirectQueries.get(db);
   if (!query) writeDirectQueries.set(db, (query = compileWriteDirect(db)));
   const [row] = await query(db, from, to);
-  return row !== undefined && row.deleted_at === null && !row.blocked;
+  return toBool(row?.may_write);
 }
-
-// One query, compiled once per database (this runs on every direct send): the target's
-// account, and a block either way.
-const compileWriteDirect = (db: Kysely<DB>) =>
-  precompile(2, (from: string, to: string) =>
-    db
-      .selectFrom('users')
-      .select((eb) => [
-        'deleted_at',
-        eb
-          .exists(
-            eb
-              .selectFrom('blocks')
-              .select('blocker_id')
-              .where((b) => b.or([b.and([b('blocker_id', '=', from), b('blocked_id', '=', to)]), b.and([b('blocker_id', '=', to), b('blocked_id', '=', from)])])),
-          )
-          .as('blocked'),
-      ])
-      .where('id', '=', to),
-  );
-const writeDirectQueries = new WeakMap<Kysely<DB>, ReturnType<typeof compileWriteDirect>>();
-
-/** Pairs one batched check answers at most (bound values stay far below every engine's limit). */
-const MAX_BATCHED = 250;
 
 /**
- * `mayWriteDirect` for a server whose every query is a round trip (PostgreSQL): the checks
- * asked within one turn of the event loop are answered together, in two queries (the
- * targets' accounts, the blocks between the pairs either way); a check alone takes the
- * single query. The same rules as `mayWriteDirect`.
+ * The rule of `mayWriteDirect` as one SQL condition, for a query that has both sides at
+ * hand (bound values, or columns of its own rows): the send path asks it inside its one
+ * lookup of the conversation (send facts) rather than in a query of its own, and
+ * `mayWriteDirect` asks it alone, so the rule is written once. A null `to` (no peer) may
+ * not be written to.
  */
-export function batchedMayWriteDirect(db: Kysely<DB>): (from: string, to: string) => Promise<boolean> {
-  let pending: { from: string; to: string; resolve(ok: boolean): void; reject(err: unknown): void }[] = [];
-  async function flush(batch: typeof pending): Promise<void> {
-    if (batch.length === 1) {
-      const only = batch[0]!;
-      return mayWriteDirect(db, only.from, only.to).then(only.resolve, only.reject);
-    }
-    try {
-      const targets = [...new Set(batch.map((q) => q.to))];
-      const [users, blocks] = await Promise.all([
-        db.selectFrom('users').select(['id', 'deleted_at']).where('id', 'in', targets).execute(),
-        db
-          .selectFrom('blocks')
-          .select(['blocker_id', 'blocked_id'])
-          .where((eb) =>
-            eb(
-              eb.refTuple('blocker_id', 'blocked_id'),
-              'in',
-              batch.flatMap((q) => [eb.tuple(q.from, q.to), eb.tuple(q.to, q.from)]),
-            ),
-          )
-          .execute(),
-      ]);
-      const live = new Set(users.filter((u) => u.deleted_at === null).map((u) => u.id));
-      const blocked = new Set(blocks.map((b) => `${b.blocker_id}\u0000${b.blocked_id}`));
-      for (const q of batch) q.resolve(live.has(q.to) && !blocked.has(`${q.from}\u0000${q.to}`) && !blocked.has(`${q.to}\u0000${q.from}`));
-    } catch (err) {
-      for (const q of batch) q.reject(err);
-    }
-  }
-  return (from, to) =>
-    new Promise((resolve, reject) => {
-      if (pending.length === 0) {
-        setImmediate(() => {
-          const all = pending;
-          pending = [];
-          for (let i = 0; i < all.length; i += MAX_BATCHED) void flush(all.slice(i, i + MAX_BATCHED));
-        });
-      }
-      pending.push({ from, to, resolve, reject });
-    });
+export function mayWriteDirectSql(from: Expression<string>, to: Expression<string | null>): ExpressionWrapper<DB, never, SqlBool> {
+  const eb = expressionBuilder<DB, never>();
+  const block = (blocker: Expression<string | null>, blocked: Expression<string | null>) =>
+    eb.selectFrom('blocks').select('blocks.blocker_id').where('blocks.blocker_id', '=', blocker).where('blocks.blocked_id', '=', blocked);
+  return eb.and([
+    eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', to).where('users.deleted_at', 'is', null)),
+    eb.not(eb.exists(block(from, to))),
+    eb.not(eb.exists(block(to, from))),
+  ]);
 }
+
+// The rule alone, compiled once per database.
+const compileWriteDirect = (db: Kysely<DB>) =>
+  precompile(2, (from: string, to: string) => db.selectNoFrom((eb) => mayWriteDirectSql(eb.val(from), eb.val(to)).as('may_write')));
+const writeDirectQueries = new WeakMap<Kysely<DB>, ReturnType<typeof compileWriteDirect>>();

@@ -131,7 +131,8 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
     if (m.type === 'direct' && peer) {
       peerId = peer.userId;
       // A block (or a deleted account) reads exactly like privacy settings that forbid contact.
-      if (!(await graph.mayWriteDirect(caller.userId, peer.userId))) throw new AppError('messaging_not_allowed', 'you cannot message this person');
+      // The graph's rule, read with the send facts (no query of its own).
+      if (!peer.mayWrite) throw new AppError('messaging_not_allowed', 'you cannot message this person');
       requester = m.state === 'active' && peer.state !== 'active';
       // An unanswered request is still governed by the recipient's settings: "nobody" stops it now.
       if (requester && (await graph.reach(caller.userId, peer.userId)) === 'denied') throw new AppError('messaging_not_allowed', 'you cannot message this person');
