@@ -527,23 +527,32 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       c.inFlight--;
       if (c.inFlight < MAX_IN_FLIGHT / 2 && c.ws.isPaused) c.ws.resume();
     };
+    const failed = (err: unknown) => {
+      try {
+        answerError(c, err, reqId);
+      } finally {
+        finish();
+      }
+    };
+    // Every send takes this path: one settled promise per step, no catch-then-finally pair.
     const turn = async () => {
       let later: Later;
       try {
         later = await work();
       } catch (err) {
-        answerError(c, err, reqId);
-        finish();
-        return;
+        return failed(err);
       }
       if (!later) return finish();
-      void later.done.catch((err: unknown) => answerError(c, err, reqId)).finally(finish);
+      void later.done.then(finish, failed);
     };
     if (queueKey === null) {
       void turn();
       return;
     }
-    const next = (c.sendQueues.get(queueKey) ?? Promise.resolve()).then(turn);
+    // Nothing of this conversation in flight on the socket (the common case): start now,
+    // rather than a microtask later behind an already settled promise.
+    const previous = c.sendQueues.get(queueKey);
+    const next = previous ? previous.then(turn) : turn();
     c.sendQueues.set(queueKey, next);
     void next.then(() => {
       if (c.sendQueues.get(queueKey) === next) c.sendQueues.delete(queueKey);
