@@ -12,7 +12,7 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { createServer, type ParleyServer, type ServerOptions } from '../src/main.ts';
 import { testConfig, type Config } from '../src/config/config.ts';
-import type { Dialect } from '../src/storage/db.ts';
+import { openDatabase, type Database, type Dialect, type Durability } from '../src/storage/db.ts';
 
 export const PG_URL = process.env.PARLEY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -67,6 +67,20 @@ export async function freshStorage(dialect: Dialect): Promise<{ dataDir: string;
       await c.end();
     },
   };
+}
+
+/** A migrated database on fresh storage, without a server; `drop` closes it and removes the storage. */
+export type FreshDatabase = Database & { drop(): Promise<void> };
+
+export async function freshDatabase(dialect: Dialect, durability: Durability = 'full'): Promise<FreshDatabase> {
+  const storage = await freshStorage(dialect);
+  const database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability });
+  return Object.assign(database, {
+    drop: async () => {
+      await database.close();
+      await storage.drop();
+    },
+  });
 }
 
 export interface TestServer {

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database, type MessageRow } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
+import { type Database, type MessageRow } from '../../storage/db.ts';
 import { appendEnvelopes, type BatchEnvelope } from './envelope-batch.ts';
 
 const STAMP = '2026-12-01T22:00:30.555Z';
@@ -107,17 +107,14 @@ const cleanListeners = (m: Map<string, string[]>, w: string) => Object.fromEntri
 
 for (const dialect of DIALECTS) {
   describe(`a batch of plain sends in one statement [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
+      database = await freshDatabase(dialect);
       await database.db.insertInto('users').values(['u1', 'u2', 'u3', 'u4'].map((id) => ({ id, username: id, display_name: id, created_at: EARLIER })) as never).execute();
       for (const w of ['a', 'b', 'c', 'd']) await seed(database, w);
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     it('gives the rows, seqs, retries, listeners and side effects of the steps it replaces', async ({ skip }) => {

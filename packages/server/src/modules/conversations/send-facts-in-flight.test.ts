@@ -3,18 +3,15 @@
  * than one query holds, each answered as the single-row lookup answers it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
 import { batchedSendFacts, findSendFacts } from './send-facts.ts';
 
 for (const dialect of DIALECTS) {
   describe(`send facts, many lookups in flight [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
+      database = await freshDatabase(dialect);
       const now = new Date().toISOString();
       const { db } = database;
       await db.insertInto('users').values(users.map((id) => ({ id, username: id, display_name: id, created_at: now })) as never).execute();
@@ -30,8 +27,7 @@ for (const dialect of DIALECTS) {
       await db.insertInto('blocks').values({ blocker_id: 'u0', blocked_id: 'u20', created_at: now }).execute();
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     it('answers every lookup as the single query does, past one query’s size and across turns', async () => {

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
 import { batchedSendFacts, findSendFacts } from './send-facts.ts';
 
 for (const dialect of DIALECTS) {
   describe(`send facts [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
+      database = await freshDatabase(dialect);
       const now = new Date().toISOString();
       const { db } = database;
       await db.insertInto('users').values(['a', 'b', 'c', 'd'].map((id) => ({ id, username: id, display_name: id, created_at: now })) as never).execute();
@@ -24,8 +21,7 @@ for (const dialect of DIALECTS) {
         .execute();
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     it('reads the membership and, in a direct conversation only, the peer; batched lookups answer each the same', async () => {

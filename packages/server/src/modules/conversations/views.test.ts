@@ -5,8 +5,7 @@
  * length, order, repeats, chunks and non-member ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
 import { buildViews } from './queries.ts';
 
 const T0 = '2026-12-01T20:00:00.000Z';
@@ -17,11 +16,9 @@ const MANY = 600;
 
 for (const dialect of DIALECTS) {
   describe(`conversation views [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'normal' });
+      database = await freshDatabase(dialect, 'normal');
       const { db } = database;
       await db.insertInto('users').values(['a', 'b', 'c', 'z'].map((id) => ({ id, username: id, display_name: id, created_at: T0 })) as never).execute();
       const conv = (id: string, type: 'direct' | 'group', lastSeq: number, extra: Record<string, unknown> = {}) => ({
@@ -73,8 +70,7 @@ for (const dialect of DIALECTS) {
         .execute();
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     it('views a conversation as its member sees it', async () => {

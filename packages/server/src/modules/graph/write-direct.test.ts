@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
 import { mayWriteDirect } from './policy.ts';
 
 for (const dialect of DIALECTS) {
   describe(`mayWriteDirect [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'full' });
+      database = await freshDatabase(dialect);
       const now = new Date().toISOString();
       const { db } = database;
       await db
@@ -20,8 +17,7 @@ for (const dialect of DIALECTS) {
       await db.insertInto('blocks').values([{ blocker_id: 'c', blocked_id: 'a', created_at: now }, { blocker_id: 'a', blocked_id: 'd', created_at: now }]).execute();
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     // The send path reads the same rule with its send facts: send-facts.test.ts.

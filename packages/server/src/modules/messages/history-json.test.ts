@@ -6,8 +6,8 @@
  * strings JSON must escape — on both engines, whichever way the page is asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, freshStorage } from '../../../test/harness.ts';
-import { openDatabase, type Database, type MessageRow } from '../../storage/db.ts';
+import { DIALECTS, freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
+import { type MessageRow } from '../../storage/db.ts';
 import { toEnvelope } from '../conversations/index.ts';
 import { historyItems } from './history.ts';
 
@@ -46,11 +46,9 @@ const ROWS: MessageRow[] = [
 
 for (const dialect of DIALECTS) {
   describe(`history page JSON [${dialect}]`, () => {
-    let storage: Awaited<ReturnType<typeof freshStorage>>;
-    let database: Database;
+    let database: FreshDatabase;
     beforeAll(async () => {
-      storage = await freshStorage(dialect);
-      database = await openDatabase({ dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, durability: 'normal' });
+      database = await freshDatabase(dialect, 'normal');
       const { db } = database;
       await db.insertInto('users').values(['a', 'b', 'late', 'z'].map((id) => ({ id, username: id, display_name: id, created_at: T0 })) as never).execute();
       await db
@@ -64,8 +62,7 @@ for (const dialect of DIALECTS) {
       await db.insertInto('messages').values(ROWS).execute();
     });
     afterAll(async () => {
-      await database?.close();
-      await storage?.drop();
+      await database?.drop();
     });
 
     const page = async (userId: string, q: { after?: number; before?: number; limit: number }) => {
