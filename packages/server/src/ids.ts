@@ -1,4 +1,4 @@
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { hash, randomBytes, randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let counter = 0;
@@ -48,5 +48,11 @@ export function uuidv7(now = Date.now()): string {
 export function randomToken(): string {
   return randomBytes(32).toString('base64url');
 }
+
+/**
+ * What is stored of such a token: its SHA-256, hex. One-shot `crypto.hash`: it runs on every
+ * authenticated request, and a Hash object costs about 2.5 times as much.
+ */
+export const tokenHash = (token: string): string => hash('sha256', token);
 
 export const nowIso = (ms = Date.now()) => new Date(ms).toISOString();

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { randomToken } from '../../ids.ts';
+import { randomToken, tokenHash } from '../../ids.ts';
 
 /**
  * Session tokens are 256 random bits. Only their SHA-256 is stored, and lookups go by that
@@ -7,4 +6,4 @@ import { randomToken } from '../../ids.ts';
  * a secret, so no timing side channel reveals a token.
  */
 export const newToken = randomToken;
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+export const hashToken = tokenHash;

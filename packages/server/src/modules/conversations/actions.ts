@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { LIMITS, type Conversation, type InfoEditableBy, type Invite, type Role } from '@parley/protocol';
 import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { randomToken, uuidv7 } from '../../ids.ts';
+import { randomToken, tokenHash, uuidv7 } from '../../ids.ts';
 import type { DB } from '../../storage/db.ts';
 import { fromBool } from '../../storage/db.ts';
 import type { Graph } from '../graph/index.ts';
@@ -48,7 +47,7 @@ export interface NotAdded {
   reason: NotAddedReason;
 }
 
-const hashInvite = (token: string) => createHash('sha256').update(token).digest('hex');
+const hashInvite = tokenHash;
 
 /** Seconds until the next UTC midnight, when the daily counters roll over. */
 function secondsToUtcMidnight(ms: number): number {
