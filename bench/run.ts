@@ -25,7 +25,10 @@ const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.s
 const quick = flag('quick');
 const only = option('only')?.toUpperCase().split(',');
 const profileDir = flag('profile') ? path.join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
-const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 'quick' : 'full'}-latest.jsonl`);
+// Only a whole run replaces `full-latest.jsonl` (the record docs/PERFORMANCE.md cites); a run of
+// some workloads or engines writes `…-partial.jsonl` unless told where.
+const partial = only !== undefined || option('engines') !== undefined;
+const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 'quick' : 'full'}-${partial ? 'partial' : 'latest'}.jsonl`);
 
 /** Every count and duration of a run; --quick shrinks them to fit in under 3 minutes. */
 const S = quick
