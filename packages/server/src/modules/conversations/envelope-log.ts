@@ -2,21 +2,14 @@ import type { ContentEncoding, Envelope, EnvelopeKind, SystemEvent } from '@parl
 import type { Kysely, Selectable } from 'kysely';
 import type { Caller } from '../../context.ts';
 import { uuidv7 } from '../../ids.ts';
-import type { DB } from '../../storage/db.ts';
+import { plainRow, type DB, type PlainEnvelope } from '../../storage/db.ts';
 import type { MessagesTable } from '../../storage/schema.ts';
 
 export type MessageRow = Selectable<MessagesTable>;
 
-export interface NewEnvelope {
-  conversationId: string;
-  senderId: string;
-  senderDeviceId: string;
-  clientId: string;
+/** A plain envelope, with what only the single form takes: attachments, a fixed expiry, the timer. */
+export interface NewEnvelope extends PlainEnvelope {
   kind: EnvelopeKind;
-  refTarget?: string | null;
-  refReplyTo?: string | null;
-  encoding: string | null;
-  data: string | null;
   attachmentIds?: string[];
   expiresAt?: string | null;
   /** Expire by the conversation's disappearing timer as it stands in this transaction (user envelopes). */
@@ -36,24 +29,8 @@ export async function appendEnvelope(trx: Kysely<DB>, e: NewEnvelope, stamp: str
     .returning(['last_seq', 'disappearing_seconds'])
     .executeTakeFirstOrThrow();
   const expiresAt = e.disappearing && seconds > 0 ? new Date(Date.parse(stamp) + seconds * 1000).toISOString() : (e.expiresAt ?? null);
-  const row: MessageRow = {
-    id: uuidv7(),
-    conversation_id: e.conversationId,
-    seq,
-    sender_id: e.senderId,
-    sender_device_id: e.senderDeviceId,
-    client_id: e.clientId,
-    kind: e.kind,
-    ref_target: e.refTarget ?? null,
-    ref_reply_to: e.refReplyTo ?? null,
-    encoding: e.encoding,
-    data: e.data,
-    attachment_ids: JSON.stringify(e.attachmentIds ?? []),
-    created_at: stamp,
-    edited_at: null,
-    deleted_at: null,
-    expires_at: expiresAt,
-  };
+  const row = plainRow(e, uuidv7(), seq, stamp, expiresAt);
+  if (e.attachmentIds?.length) row.attachment_ids = JSON.stringify(e.attachmentIds);
   await trx.insertInto('messages').values(row).execute();
   if (e.kind === 'message') await unarchiveFor(trx, e.conversationId, e.senderId, stamp);
   return row;
