@@ -44,6 +44,9 @@ const ROWS: MessageRow[] = [
   msg(16, { edited_at: NOW, expires_at: LATER, ref_reply_to: 'm-14', attachment_ids: JSON.stringify([A1]) }),
 ];
 
+/** Seqs 1–40 in the order conversation d stores them: neither ascending nor descending. */
+const SCRAMBLED = Array.from({ length: 40 }, (_, i) => ((i * 17) % 40) + 1);
+
 for (const dialect of DIALECTS) {
   describe(`history page JSON [${dialect}]`, () => {
     let database: FreshDatabase;
@@ -60,6 +63,14 @@ for (const dialect of DIALECTS) {
       });
       await db.insertInto('members').values([member('a', 0), member('b', 0), member('late', 10)] as never).execute();
       await db.insertInto('messages').values(ROWS).execute();
+      // Conversation d: its rows stored in an order unlike their seqs (as sends of many
+      // conversations interleave), so a page cannot come out in seq order by accident.
+      await db
+        .insertInto('conversations')
+        .values({ id: 'd', type: 'group', direct_key: null, title: 'd', last_seq: SCRAMBLED.length, disappearing_seconds: 0, created_by: 'a', created_at: T0, updated_at: T0, description: '', info_policy: 'admins' } as never)
+        .execute();
+      await db.insertInto('members').values({ ...member('a', 0), conversation_id: 'd' } as never).execute();
+      for (const seq of SCRAMBLED) await db.insertInto('messages').values(msg(seq, { id: `d-${seq}`, conversation_id: 'd', client_id: `d-${seq}` })).execute();
     });
     afterAll(async () => {
       await database?.drop();
@@ -92,12 +103,22 @@ for (const dialect of DIALECTS) {
       same(await page('a', { after: ROWS.length, limit: 5 }), []);
     });
 
+    it('gives a page in seq order whatever order its rows were stored in', async () => {
+      const seqs = async (q: { after?: number; before?: number; limit: number }) =>
+        (JSON.parse(`[${await historyItems(database.db, dialect, 'a', 'd', q, NOW)}]`) as { seq: number }[]).map((e) => e.seq);
+      const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      expect(await seqs({ after: 0, limit: 200 })).toEqual(range(1, 40));
+      expect(await seqs({ after: 10, limit: 7 })).toEqual(range(11, 17));
+      expect(await seqs({ before: 30, limit: 5 })).toEqual(range(25, 29));
+      expect(await seqs({ limit: 6 })).toEqual(range(35, 40));
+    });
+
     it('never gives what came before the member joined, and nothing to a non-member', async () => {
       same(await page('late', { after: 0, limit: 200 }), ROWS.filter((r) => r.seq >= 10));
       same(await page('late', { limit: 200 }), ROWS.filter((r) => r.seq >= 10));
       same(await page('late', { before: 12, limit: 200 }), ROWS.filter((r) => r.seq >= 10 && r.seq < 12));
-      expect(await historyItems(database.db, dialect, 'z', 'c', { after: 0, limit: 200 }, NOW)).toBe('');
-      expect(await historyItems(database.db, dialect, 'a', 'nope', { limit: 200 }, NOW)).toBe('');
+      expect(String(await historyItems(database.db, dialect, 'z', 'c', { after: 0, limit: 200 }, NOW))).toBe('');
+      expect(String(await historyItems(database.db, dialect, 'a', 'nope', { limit: 200 }, NOW))).toBe('');
     });
 
     it('decides expiry by the time it is given', async () => {

@@ -33,7 +33,8 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
       },
     }, async (req, reply) => {
       // The JSON is written by the database (history.ts) and sent as it is: Fastify passes a
-      // string with a JSON content type through unserialized. The schema above still documents it.
+      // Buffer, or a string with a JSON content type, through unserialized. The schema above
+      // still documents it.
       const body = await messages.history(callerOf(req), req.params.id, req.query);
       return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof History>);
     });
