@@ -74,11 +74,12 @@ export async function buildHttp(ctx: AppContext, options: HttpOptions): Promise<
   app.decorateRequest('caller', null);
   app.addHook('onRequest', authHook(options.auth, ctx.config.operatorToken));
   app.addHook('onSend', securityHeaders(ctx.config));
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     ctx.metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   await app.register(fastifySwagger, {

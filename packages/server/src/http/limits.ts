@@ -196,8 +196,13 @@ export function installInputLimits(app: FastifyInstance, limits: InputLimits = I
       done(err as Error, undefined);
     }
   });
-  app.addHook('preValidation', async (req) => {
-    checkValue(req.query, 'querystring', limits);
-    checkValue(req.params, 'params', limits);
+  app.addHook('preValidation', (req, _reply, done) => {
+    try {
+      checkValue(req.query, 'querystring', limits);
+      checkValue(req.params, 'params', limits);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
   });
 }

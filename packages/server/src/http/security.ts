@@ -45,11 +45,12 @@ export function securityHeaderSetter(config: Config) {
   };
 }
 
+/** The onSend hook (callback style: an async hook costs a promise and a turn on every answer). */
 export function securityHeaders(config: Config) {
   const set = securityHeaderSetter(config);
-  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  return (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload: unknown) => void): void => {
     set(req, reply);
-    return payload;
+    done(null, payload);
   };
 }
 
