@@ -9,6 +9,7 @@ import type { AppContext, Caller } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { bearerToken, type Authenticator } from '../http/auth.ts';
 import { parseJsonStrict } from '../http/limits.ts';
+import { textFrame, type TextFrame } from './frames.ts';
 import { FANOUT_TOPIC, recipientsOf, userTopic, type ConversationsPort, type MessagesPort, type Realtime } from '../modules/realtime/index.ts';
 
 export const WS_PATH = '/v1/ws';
@@ -95,8 +96,8 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   const users = new Map<string, LocalUser>();
   /** Work that must finish before shutdown completes (presence writes of closing sockets). */
   const pending = new Set<Promise<unknown>>();
-  /** Each event is serialized once, whatever the number of local sockets it reaches. */
-  const frames = new WeakMap<DomainEvent, Buffer>();
+  /** Each event is serialized and framed once, whatever the number of local sockets it reaches. */
+  const frames = new WeakMap<DomainEvent, TextFrame>();
   let shuttingDown = false;
 
   const track = (p: Promise<unknown>) => {
@@ -136,28 +137,38 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     for (const socket of corked.splice(0)) socket.uncork();
   };
 
-  function cork(c: Connection): void {
+  /** Cork the connection's socket until the end of this turn; returns the socket (if it has one). */
+  function cork(c: Connection): Duplex | undefined {
     const socket = (c.ws as unknown as { _socket?: Duplex })._socket;
-    if (!socket || socket.writableCorked > 0) return;
+    if (!socket || socket.writableCorked > 0) return socket;
     socket.cork();
     if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+    return socket;
   }
 
-  /** Write one serialized frame, or cut the socket if it is not draining. */
-  function write(c: Connection, data: string | Buffer): boolean {
+  /**
+   * Write one serialized message, or a shared frame built once (`textFrame`), or cut the
+   * socket if it is not draining. A shared frame's bytes go to the socket as they are: `ws`
+   * only queues frames of its own while it compresses or reads a Blob, and this server
+   * does neither (perMessageDeflate is off, every payload is a string or a Buffer), so its
+   * writes and these reach the socket in the order they were made.
+   */
+  function write(c: Connection, data: string | TextFrame): boolean {
     if (c.closing || c.ws.readyState !== c.ws.OPEN) return false;
     // A frame always fits into an empty buffer, so the bound is the limit plus one frame.
     // (String length stands in for bytes: exact for the ASCII-heavy JSON, and cheap in a fan-out.)
     const buffered = c.ws.bufferedAmount;
-    if (buffered > 0 && buffered + data.length > config.wsMaxBufferedBytes) {
+    const size = typeof data === 'string' ? data.length : data.bytes.length;
+    if (buffered > 0 && buffered + size > config.wsMaxBufferedBytes) {
       metrics.slowConsumers.inc();
       log.info({ connection: c.id, userId: c.caller?.userId, buffered }, 'slow consumer cut');
       close(c, WS_CLOSE.slowConsumer, 'slow consumer: reconnect and resync');
       return false;
     }
-    cork(c);
+    const socket = cork(c);
     if (typeof data === 'string') c.ws.send(data);
-    else c.ws.send(data, TEXT_FRAME);
+    else if (socket) socket.write(data.bytes);
+    else c.ws.send(data.payload, TEXT_FRAME);
     return true;
   }
 
@@ -180,18 +191,18 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   // ---- bus → sockets ------------------------------------------------------------------
 
-  function shared(event: DomainEvent, build: () => ServerFrame): Buffer {
+  function shared(event: DomainEvent, build: () => ServerFrame): TextFrame {
     let data = frames.get(event);
     if (data === undefined) {
-      // Encoded once too: a string would be measured and UTF-8 encoded again for every socket.
-      data = Buffer.from(JSON.stringify(build()));
+      // Encoded and framed once too: a string would be measured, UTF-8 encoded and framed again for every socket.
+      data = textFrame(Buffer.from(JSON.stringify(build())));
       frames.set(event, data);
     }
     return data;
   }
 
   /** Write a shared frame to every joined socket of `local` (but `skip`); returns how many got it. */
-  function writeAll(local: LocalUser, data: Buffer, skip?: string): number {
+  function writeAll(local: LocalUser, data: TextFrame, skip?: string): number {
     let n = 0;
     for (const c of local.connections) if (c.joined && c.id !== skip && write(c, data)) n++;
     return n;
@@ -205,9 +216,11 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       case 'message': {
         // Not serialized at all when the only socket here is the one that sent it (it gets the ack).
         let n = 0;
+        let frame: TextFrame | undefined;
         for (const c of local.connections) {
           if (!c.joined || c.id === event.origin) continue;
-          if (write(c, shared(event, () => ({ type: 'message', envelope: event.envelope })))) n++;
+          frame ??= shared(event, () => ({ type: 'message', envelope: event.envelope }));
+          if (write(c, frame)) n++;
         }
         if (n > 0) metrics.messagesDelivered.inc(n);
         return;
