@@ -1,15 +1,29 @@
 import type { Bus, BusHandler } from './bus.ts';
 import type { DomainEvent } from './events.ts';
 
+const DONE = Promise.resolve();
+
 /** The default bus: one process, no network. Handlers run synchronously in publish order. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   private readonly topics = new Map<string, Set<BusHandler>>();
 
-  async publish(topic: string, event: DomainEvent): Promise<void> {
+  /**
+   * Not an async function: a group's message is one publish per member, and each would cost
+   * a promise of its own. A handler that throws rejects the publish, as an async one would.
+   */
+  publish(topic: string, event: DomainEvent): Promise<void> {
     const handlers = this.topics.get(topic);
-    if (!handlers) return;
-    for (const handler of [...handlers]) handler(event);
+    if (!handlers) return DONE;
+    try {
+      // The handlers of the moment of publishing (one that subscribes another to this topic
+      // does not reach it with this event): a copy, unless there is only one.
+      if (handlers.size === 1) handlers.values().next().value!(event);
+      else for (const handler of [...handlers]) handler(event);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return DONE;
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from './events.ts';
+import { MemoryBus } from './memory.ts';
+
+const event = { type: 'typing', conversationId: 'c', userId: 'u', active: true, recipientIds: [] } as unknown as DomainEvent;
+
+describe('MemoryBus', () => {
+  it('runs the handlers of the moment of publishing, synchronously', async () => {
+    const bus = new MemoryBus();
+    const seen: string[] = [];
+    await bus.subscribe('t', () => {
+      seen.push('first');
+      // Subscribed while the event is being handled: it gets the next one, not this one.
+      void bus.subscribe('t', () => seen.push('late'));
+    });
+    const published = bus.publish('t', event);
+    expect(seen).toEqual(['first']);
+    await published;
+    seen.length = 0;
+    await bus.publish('t', event);
+    expect(seen).toEqual(['first', 'late']);
+  });
+
+  it('rejects the publish when a handler throws, and still resolves a topic nobody hears', async () => {
+    const bus = new MemoryBus();
+    await bus.subscribe('t', () => {
+      throw new Error('boom');
+    });
+    await expect(bus.publish('t', event)).rejects.toThrow('boom');
+    await expect(bus.publish('nobody', event)).resolves.toBeUndefined();
+  });
+
+  it('stops delivering once unsubscribed', async () => {
+    const bus = new MemoryBus();
+    let n = 0;
+    const off = await bus.subscribe('t', () => n++);
+    await bus.publish('t', event);
+    await off();
+    await bus.publish('t', event);
+    expect(n).toBe(1);
+  });
+});
