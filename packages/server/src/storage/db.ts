@@ -151,6 +151,16 @@ export async function migrate(db: Kysely<DB>): Promise<void> {
 export const toBool = (v: number | boolean | null | undefined) => v === 1 || v === true;
 export const fromBool = (v: boolean) => (v ? 1 : 0);
 
+/** Names of the precompiled statements' SQL texts (PostgreSQL prepares each once per connection under its name). */
+const statementNames = new Map<string, string>();
+
+function nameStatement(text: string): void {
+  if (!statementNames.has(text)) statementNames.set(text, `parley_${statementNames.size + 1}`);
+}
+
+/** The name a precompiled statement is prepared under, or undefined for any other SQL text. */
+export const statementName = (text: string): string | undefined => statementNames.get(text);
+
 /**
  * A query built and compiled once, then run many times with new values: for the few
  * queries that run on every message, where building and compiling through Kysely costs more
@@ -161,6 +171,7 @@ export const fromBool = (v: boolean) => (v ? 1 : 0);
 export function precompile<A extends string[], R>(arity: A['length'], build: (...args: A) => Compilable<R>): (db: Kysely<DB>, ...args: A) => Promise<R[]> {
   const marks = Array.from({ length: arity }, (_, i) => `\u0000precompiled-${i}\u0000`) as A;
   const compiled = build(...marks).compile();
+  nameStatement(compiled.sql);
   const slots = compiled.parameters.map((p) => marks.indexOf(p as string));
   for (let i = 0; i < arity; i++) if (!slots.includes(i)) throw new Error(`precompile: argument ${i} is not a bound value of the query`);
   return async (db, ...args) => {

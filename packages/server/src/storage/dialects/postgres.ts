@@ -3,7 +3,7 @@ import pg from 'pg';
 import { notFound } from '../../errors.ts';
 import { uuidv7 } from '../../ids.ts';
 import type { DB } from '../schema.ts';
-import { plainRow, type Database, type Durability, type MessageLog, type MessageRow, type PlainEnvelope } from '../db.ts';
+import { plainRow, statementName, type Database, type Durability, type MessageLog, type MessageRow, type PlainEnvelope } from '../db.ts';
 
 // int8 (counts, bigint columns) as numbers: every value we store fits in 2^53.
 const INT8_OID = 20;
@@ -252,8 +252,29 @@ function createPool(url: string, durability: Durability, max: number): pg.Pool {
   // Nor may a checked-out one: when PostgreSQL goes away between two queries of a
   // transaction, pg emits 'error' on that client, and with no listener Node exits. The
   // query in flight fails on its own and is answered 503.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    namePrecompiled(client);
+  });
   return pool;
+}
+
+/**
+ * The hot paths' precompiled queries (`precompile` in storage/db.ts: the send facts, the
+ * session lookup, history pages, sync views) go out as named statements: PostgreSQL parses
+ * and plans each once per connection instead of on every run. Kysely sends `(text,
+ * values)`; a text with a name gets it, anything else goes out as it came.
+ */
+function namePrecompiled(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const [text, values] = args;
+    if (args.length === 2 && typeof text === 'string' && Array.isArray(values)) {
+      const name = statementName(text);
+      if (name) return query({ name, text, values });
+    }
+    return query(...args);
+  }) as typeof client.query;
 }
 
 /**
