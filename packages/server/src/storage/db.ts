@@ -36,12 +36,21 @@ export interface Database {
    */
   commitBatch<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }>;
   isUniqueViolation(err: unknown): boolean;
+  /**
+   * Calls `onChange` synchronously inside every write, whatever its code path, that can
+   * change what a send is allowed to do (see `SEND_FACTS_TABLES`), so a cache of the send
+   * facts can be dropped before anything reads again. Only where every writer of the
+   * database is this process (embedded SQLite: triggers of this connection); absent
+   * elsewhere (PostgreSQL: other processes write too), and then nothing may be cached.
+   */
+  watchSendFacts?(onChange: () => void): void;
   /** The database is down or unreachable (answer 503, not 500). */
   isUnavailable(err: unknown): boolean;
   close(): Promise<void>;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
+
 
 /**
  * The hot path of the send path: a group-commit batch's reads and writes of the message

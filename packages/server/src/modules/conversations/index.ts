@@ -16,4 +16,4 @@ export { conversationsRoutes } from './routes.ts';
 export type { Membership } from './queries.ts';
 export { appendEnvelope, appendSystem, toEnvelope, type MessageRow, type NewEnvelope } from './envelope-log.ts';
 export { appendEnvelopes, type BatchEnvelope } from './envelope-batch.ts';
-export { batchedSendFacts, findSendFacts, type SendFacts } from './send-facts.ts';
+export { batchedSendFacts, findSendFacts, SendFactsCache, type SendFacts } from './send-facts.ts';

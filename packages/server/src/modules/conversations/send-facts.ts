@@ -126,3 +126,52 @@ export function batchedSendFacts(db: Kysely<DB>): (userId: string, conversationI
       pending.push({ userId, conversationId, resolve, reject });
     });
 }
+
+/** Senders' facts kept at most (a Map: dropped whole past it, and at every change that matters). */
+const CACHE_MAX = 100_000;
+
+/**
+ * `findSendFacts` with the answers kept in memory, for a database that reports every write
+ * that could change them (`Database.watchSendFacts`: SQLite's triggers on members, blocks,
+ * users and conversations, run inside the writing statement whatever code path wrote).
+ * Any such change drops everything: they are rare next to sends (a membership, a block, an
+ * account), and a send after one reads the database again. Not-members are not kept (every
+ * refused send asks again).
+ *
+ * A lookup that was reading while a change happened does not keep what it read (it may be
+ * from before the change). What a kept answer says of the conversation's counters
+ * (`lastSeq`, `readSeq`, `deliveredSeq`) is as of its reading: the send path does not use
+ * them.
+ */
+export class SendFactsCache {
+  private readonly kept = new Map<string, SendFacts>();
+  private generation = 0;
+
+  constructor(private readonly load: (userId: string, conversationId: string) => Promise<SendFacts | null>) {}
+
+  /** Something that may change a send's facts was written. */
+  invalidate(): void {
+    this.generation++;
+    this.kept.clear();
+  }
+
+  async get(userId: string, conversationId: string): Promise<SendFacts | null> {
+    const key = `${conversationId}\u0000${userId}`;
+    const hit = this.kept.get(key);
+    if (hit) return hit;
+    const generation = this.generation;
+    const facts = await this.load(userId, conversationId);
+    if (facts && generation === this.generation) {
+      if (this.kept.size >= CACHE_MAX) this.kept.clear();
+      // Shared by every send of this member from now on: nobody may change it.
+      Object.freeze(facts.membership);
+      if (facts.peer) Object.freeze(facts.peer);
+      this.kept.set(key, Object.freeze(facts));
+    }
+    return facts;
+  }
+
+  get size(): number {
+    return this.kept.size;
+  }
+}

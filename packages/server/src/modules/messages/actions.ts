@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AppContext, Caller } from '../../context.ts';
 import { AppError, notFound } from '../../errors.ts';
 import type { DB } from '../../storage/db.ts';
-import { appendEnvelope, appendEnvelopes, batchedSendFacts, findSendFacts, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
+import { appendEnvelope, appendEnvelopes, batchedSendFacts, findSendFacts, SendFactsCache, toEnvelope, type BatchEnvelope, type Conversations, type Membership, type MessageRow } from '../conversations/index.ts';
 import type { Graph } from '../graph/index.ts';
 import { GroupCommit, type Outcome } from './group-commit.ts';
 import { createHistory } from './history.ts';
@@ -74,7 +74,14 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
 
   const { writerLanes, messageLog } = ctx.database;
   // Every PostgreSQL query is a round trip: concurrent sends share one for their facts.
-  const sendFacts = ctx.database.dialect === 'postgres' ? batchedSendFacts(db) : (userId: string, conversationId: string) => findSendFacts(db, userId, conversationId);
+  // Where the database reports every write that could change them (embedded SQLite), they
+  // are kept in memory between those writes.
+  let sendFacts = ctx.database.dialect === 'postgres' ? batchedSendFacts(db) : (userId: string, conversationId: string) => findSendFacts(db, userId, conversationId);
+  if (ctx.database.watchSendFacts) {
+    const cache = new SendFactsCache(sendFacts);
+    ctx.database.watchSendFacts(() => cache.invalidate());
+    sendFacts = (userId, conversationId) => cache.get(userId, conversationId);
+  }
   const batcher = new GroupCommit<Plan>({
     // As conversations.write does (its change clock keeps sync cursors behind it), on the writer's connections.
     transact: async (_lane, fn) => {

@@ -8,6 +8,24 @@ import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
 import { registerSyncReader } from '../sync-reads.ts';
 import { CHECKPOINT_WAL_BYTES, Checkpointer } from './checkpointer.ts';
 
+/**
+ * The writes that can change a send's facts (conversations/send-facts.ts): who is a member
+ * and how (their state, role, when they joined, their request count), blocks, deleted
+ * accounts, deleted conversations. Markers, mutes, archives and pins do not.
+ */
+const SEND_FACTS_TRIGGERS = [
+  'after insert on main.members',
+  'after delete on main.members',
+  'after update of state, role, joined_seq, request_sent, user_id, conversation_id on main.members',
+  'after insert on main.blocks',
+  'after delete on main.blocks',
+  'after update on main.blocks',
+  'after update of deleted_at, id on main.users',
+  'after delete on main.users',
+  'after delete on main.conversations',
+  'after update of type, id on main.conversations',
+] as const;
+
 /** Distinct SQL texts kept prepared; Kysely emits one text per query shape (values are bound). */
 const STATEMENT_CACHE_SIZE = 500;
 
@@ -309,6 +327,7 @@ export function openSqlite(file: string, durability: Durability): Database {
   // Prepared once: `raw.pragma()` compiles its statement on every call, twice per batch.
   const syncNormal = raw.prepare('pragma synchronous = NORMAL');
   const syncFull = raw.prepare('pragma synchronous = FULL');
+  let watchers = 0;
   return {
     db,
     writer: db,
@@ -338,6 +357,17 @@ export function openSqlite(file: string, durability: Durability): Database {
       // Checked once the batch is on disk (the checkpoint's own sync of the WAL then has little to do).
       durable.then(() => checkpointer?.maybe(), () => {});
       return { value, durable };
+    },
+    watchSendFacts: (onChange) => {
+      // Temporary triggers: this connection's alone (the file's schema is unchanged), created
+      // once the migrations made the tables. They run inside the writing statement, so the
+      // change is seen before the transaction goes on, whichever code path wrote.
+      const fn = `parley_send_facts_changed_${++watchers}`;
+      raw.function(fn, { deterministic: false }, () => {
+        onChange();
+        return null;
+      });
+      SEND_FACTS_TRIGGERS.forEach((when, i) => raw.exec(`create temp trigger if not exists ${fn}_${i} ${when} begin select ${fn}(); end`));
     },
     isUniqueViolation: (err) => (err as { code?: string })?.code?.startsWith('SQLITE_CONSTRAINT') === true && /UNIQUE|PRIMARY KEY/.test(String((err as Error).message)),
     isUnavailable: () => false,
