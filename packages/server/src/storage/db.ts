@@ -42,6 +42,7 @@ export interface Database {
    * facts can be dropped before anything reads again. Only where every writer of the
    * database is this process (embedded SQLite: triggers of this connection); absent
    * elsewhere (PostgreSQL: other processes write too), and then nothing may be cached.
+   * Once watched, `messageLog.listeners` keeps its answers between such changes too.
    */
   watchSendFacts?(onChange: () => void): void;
   /** The database is down or unreachable (answer 503, not 500). */

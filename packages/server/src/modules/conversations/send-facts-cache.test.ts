@@ -3,6 +3,7 @@
  * drops them, whatever code path wrote it (the database's triggers report it inside the
  * writing statement), and nothing else does.
  */
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type FreshDatabase } from '../../../test/harness.ts';
@@ -111,6 +112,34 @@ describe('send facts cache [sqlite]', () => {
     expect((await pending)!.membership.role).toBe('member'); // what it read: answered, not kept
     expect(slow.size).toBe(0);
     expect((await slow.get('b', 'g1'))!.membership.role).toBe('owner');
+  });
+
+  it("keeps each conversation's listeners the same way: followed through members joining, leaving and changing state", async () => {
+    const { db, messageLog } = database;
+    const listeners = async () => (await messageLog.listeners(db, ['g1'])).get('g1')!;
+    const first = await listeners();
+    expect([...first].sort()).toEqual(['a', 'b']);
+    // Kept, not read again: a write through another connection (which this process's
+    // triggers do not see, and which Parley never makes) does not show until a change here.
+    const other = new SQLite((database.raw as SQLite.Database).name);
+    other.prepare("update members set state = 'declined' where conversation_id = 'g1' and user_id = 'b'").run();
+    other.close();
+    expect([...(await listeners())].sort()).toEqual(['a', 'b']);
+    await db.updateTable('members').set({ state: 'active' }).where('conversation_id', '=', 'g1').where('user_id', '=', 'b').execute();
+    const member = { conversation_id: 'g1', role: 'member', joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now };
+    await db.insertInto('members').values({ ...member, user_id: 'c', state: 'request' } as never).execute();
+    expect([...(await listeners())].sort()).toEqual(['a', 'b', 'c']);
+    await db.updateTable('members').set({ state: 'declined' }).where('user_id', '=', 'c').execute();
+    expect([...(await listeners())].sort()).toEqual(['a', 'b']);
+    await db.deleteFrom('members').where('user_id', '=', 'a').where('conversation_id', '=', 'g1').execute();
+    expect([...(await listeners())].sort()).toEqual(['b']);
+    // A mute is not a change of who hears: still kept (the other connection's change stays unseen).
+    const other2 = new SQLite((database.raw as SQLite.Database).name);
+    other2.prepare("update members set state = 'declined' where conversation_id = 'g1' and user_id = 'b'").run();
+    other2.close();
+    await db.updateTable('members').set({ muted: 1 }).where('conversation_id', '=', 'g1').execute();
+    expect([...(await listeners())].sort()).toEqual(['b']);
+    await db.updateTable('members').set({ state: 'active' }).where('conversation_id', '=', 'g1').where('user_id', '=', 'b').execute();
   });
 
   it('hands out answers nobody can change', async () => {

@@ -26,6 +26,17 @@ const SEND_FACTS_TRIGGERS = [
   'after update of type, id on main.conversations',
 ] as const;
 
+/**
+ * Who hears of each conversation (its active and requested members), kept between changes
+ * once the send facts are watched: the same triggers (SEND_FACTS_TRIGGERS: any member added,
+ * removed or changing state) drop them. Read synchronously inside the batch's transaction, so
+ * no change can land between a read and its keeping.
+ */
+interface KeptListeners {
+  byConversation: Map<string, string[]> | null;
+}
+const KEPT_LISTENERS_MAX = 100_000;
+
 /** Distinct SQL texts kept prepared; Kysely emits one text per query shape (values are bound). */
 const STATEMENT_CACHE_SIZE = 500;
 
@@ -183,7 +194,7 @@ const MESSAGE_COLUMNS = [
  * costs a few microseconds where building a query through Kysely costs a few hundred.
  * Only ever called inside a Kysely transaction, which holds the one connection.
  */
-function sqliteMessageLog(raw: SQLite.Database): MessageLog {
+function sqliteMessageLog(raw: SQLite.Database, kept: KeptListeners): MessageLog {
   // Prepared on first use: the tables exist only once the migrations ran.
   let s: ReturnType<typeof prepare> | undefined;
   function prepare() {
@@ -226,7 +237,21 @@ function sqliteMessageLog(raw: SQLite.Database): MessageLog {
     unarchive: async (_trx, targets, stamp) => {
       for (const t of targets) st().unarchive.run(stamp, t.conversationId, t.senderId, t.senderId, stamp);
     },
-    listeners: async (_trx, ids) => new Map(ids.map((id) => [id, st().listeners.all(id)])),
+    listeners: async (_trx, ids) =>
+      new Map(
+        ids.map((id) => {
+          let listeners = kept.byConversation?.get(id);
+          if (!listeners) {
+            listeners = Object.freeze(st().listeners.all(id)) as string[];
+            if (kept.byConversation) {
+              if (kept.byConversation.size >= KEPT_LISTENERS_MAX) kept.byConversation.clear();
+              kept.byConversation.set(id, listeners);
+            }
+          }
+          // A copy: callers may sort or extend their list (the kept one is frozen).
+          return [id, listeners.slice()];
+        }),
+      ),
   };
 }
 
@@ -328,13 +353,14 @@ export function openSqlite(file: string, durability: Durability): Database {
   const syncNormal = raw.prepare('pragma synchronous = NORMAL');
   const syncFull = raw.prepare('pragma synchronous = FULL');
   let watchers = 0;
+  const keptListeners: KeptListeners = { byConversation: null };
   return {
     db,
     writer: db,
     writerLanes: 1,
     dialect: 'sqlite',
     raw,
-    messageLog: sqliteMessageLog(raw),
+    messageLog: sqliteMessageLog(raw, keptListeners),
     commitBatch: async (fn) => {
       if (!wal) {
         const value = await db.transaction().execute(fn);
@@ -363,7 +389,9 @@ export function openSqlite(file: string, durability: Durability): Database {
       // once the migrations made the tables. They run inside the writing statement, so the
       // change is seen before the transaction goes on, whichever code path wrote.
       const fn = `parley_send_facts_changed_${++watchers}`;
+      keptListeners.byConversation ??= new Map();
       raw.function(fn, { deterministic: false }, () => {
+        keptListeners.byConversation?.clear();
         onChange();
         return null;
       });
