@@ -142,6 +142,20 @@ describe('send facts cache [sqlite]', () => {
     await db.updateTable('members').set({ state: 'active' }).where('conversation_id', '=', 'g1').where('user_id', '=', 'b').execute();
   });
 
+  it('does not keep listeners read inside a batch that changed members and rolled back', async () => {
+    const { db, messageLog } = database;
+    const member = { conversation_id: 'g1', role: 'member', state: 'active', joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now };
+    const before = [...(await messageLog.listeners(db, ['g1'])).get('g1')!].sort();
+    await expect(
+      database.commitBatch(async (trx) => {
+        await trx.insertInto('members').values({ ...member, user_id: 'd' } as never).execute();
+        expect((await messageLog.listeners(trx, ['g1'])).get('g1')).toContain('d'); // read (and kept) inside
+        throw new Error('the batch fails');
+      }),
+    ).rejects.toThrow('the batch fails');
+    expect([...(await messageLog.listeners(db, ['g1'])).get('g1')!].sort()).toEqual(before);
+  });
+
   it('hands out answers nobody can change', async () => {
     const f = (await cache.get('b', 'g1'))!;
     expect(Object.isFrozen(f) && Object.isFrozen(f.membership)).toBe(true);

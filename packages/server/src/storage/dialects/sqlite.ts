@@ -354,6 +354,29 @@ export function openSqlite(file: string, durability: Durability): Database {
   const syncFull = raw.prepare('pragma synchronous = FULL');
   let watchers = 0;
   const keptListeners: KeptListeners = { byConversation: null };
+  async function commitBatch<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }> {
+    if (!wal) {
+      const value = await db.transaction().execute(fn);
+      checkpointer?.maybe();
+      return { value, durable: Promise.resolve() };
+    }
+    // The batch commits at synchronous=NORMAL (no fsync inside COMMIT, which would stop
+    // the event loop) and is synced right after, off the loop; every other write keeps
+    // FULL. The connection is held throughout, so nothing else commits at NORMAL.
+    const value = await db.connection().execute(async (conn) => {
+      reads.end();
+      syncNormal.run();
+      try {
+        return await conn.transaction().execute(fn);
+      } finally {
+        syncFull.run();
+      }
+    });
+    const durable = wal.sync();
+    // Checked once the batch is on disk (the checkpoint's own sync of the WAL then has little to do).
+    durable.then(() => checkpointer?.maybe(), () => {});
+    return { value, durable };
+  }
   return {
     db,
     writer: db,
@@ -362,27 +385,14 @@ export function openSqlite(file: string, durability: Durability): Database {
     raw,
     messageLog: sqliteMessageLog(raw, keptListeners),
     commitBatch: async (fn) => {
-      if (!wal) {
-        const value = await db.transaction().execute(fn);
-        checkpointer?.maybe();
-        return { value, durable: Promise.resolve() };
+      try {
+        return await commitBatch(fn);
+      } catch (err) {
+        // Listeners read inside a batch that changed members and then rolled back would be
+        // of a state that never was.
+        keptListeners.byConversation?.clear();
+        throw err;
       }
-      // The batch commits at synchronous=NORMAL (no fsync inside COMMIT, which would stop
-      // the event loop) and is synced right after, off the loop; every other write keeps
-      // FULL. The connection is held throughout, so nothing else commits at NORMAL.
-      const value = await db.connection().execute(async (conn) => {
-        reads.end();
-        syncNormal.run();
-        try {
-          return await conn.transaction().execute(fn);
-        } finally {
-          syncFull.run();
-        }
-      });
-      const durable = wal.sync();
-      // Checked once the batch is on disk (the checkpoint's own sync of the WAL then has little to do).
-      durable.then(() => checkpointer?.maybe(), () => {});
-      return { value, durable };
     },
     watchSendFacts: (onChange) => {
       // Temporary triggers: this connection's alone (the file's schema is unchanged), created
