@@ -61,13 +61,17 @@ export class DiskBlobStore implements BlobStore {
     await mkdir(this.tmpDir, { recursive: true });
     const tmpPath = path.join(this.tmpDir, `${id}.${randomBytes(6).toString('hex')}.part`);
     const measure = new Measure(maxBytes);
+    const sink = createWriteStream(tmpPath, { flags: 'wx' });
     try {
-      await pipeline(source, measure, createWriteStream(tmpPath, { flags: 'wx' }));
+      await pipeline(source, measure, sink);
       await fsyncPath(tmpPath, 'r+');
       await mkdir(path.dirname(finalPath), { recursive: true });
       await rename(tmpPath, finalPath);
       await fsyncPath(path.dirname(finalPath), 'r');
     } catch (err) {
+      // A pipeline that fails early (the limit, a broken source) may do so before the file
+      // is even open: it is created once the open completes, so wait for it to close first.
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
       await unlink(tmpPath).catch(() => {});
       throw err;
     }
