@@ -38,7 +38,7 @@ export interface Database {
   isUniqueViolation(err: unknown): boolean;
   /**
    * Calls `onChange` synchronously inside every write, whatever its code path, that can
-   * change what a send is allowed to do (see `SEND_FACTS_TABLES`), so a cache of the send
+   * change what a send is allowed to do (SQLite: `SEND_FACTS_TRIGGERS`), so a cache of the send
    * facts can be dropped before anything reads again. Only where every writer of the
    * database is this process (embedded SQLite: triggers of this connection); absent
    * elsewhere (PostgreSQL: other processes write too), and then nothing may be cached.
@@ -51,7 +51,6 @@ export interface Database {
 }
 
 export type MessageRow = Selectable<MessagesTable>;
-
 
 /**
  * The hot path of the send path: a group-commit batch's reads and writes of the message

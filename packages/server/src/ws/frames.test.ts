@@ -17,5 +17,13 @@ describe('textFrame', () => {
       expect(frame.bytes.equals(reference(payload))).toBe(true);
       expect(frame.payload.equals(payload)).toBe(true);
     });
+
+    it(`frames a string of ${n} UTF-8 bytes exactly as ws does`, () => {
+      // Two-byte characters: the length in the header counts bytes, not characters.
+      const text = 'é'.repeat(Math.floor(n / 2)) + 'x'.repeat(n % 2);
+      const frame = textFrame(text);
+      expect(frame.bytes.equals(reference(Buffer.from(text)))).toBe(true);
+      expect(frame.payload.toString('utf8')).toBe(text);
+    });
   }
 });

@@ -12,8 +12,9 @@ export interface TextFrame {
   readonly payload: Buffer;
 }
 
-export function textFrame(payload: Buffer): TextFrame {
-  const n = payload.length;
+export function textFrame(payload: string | Buffer): TextFrame {
+  // A string is encoded straight into the frame: no Buffer of the payload alone, no second copy.
+  const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const bytes = Buffer.allocUnsafe(header + n);
   bytes[0] = 0x81;
@@ -25,6 +26,7 @@ export function textFrame(payload: Buffer): TextFrame {
     bytes[1] = 127;
     bytes.writeBigUInt64BE(BigInt(n), 2);
   }
-  payload.copy(bytes, header);
+  if (typeof payload === 'string') bytes.write(payload, header);
+  else payload.copy(bytes, header);
   return { bytes, payload: bytes.subarray(header) };
 }

@@ -195,7 +195,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     let data = frames.get(event);
     if (data === undefined) {
       // Encoded and framed once too: a string would be measured, UTF-8 encoded and framed again for every socket.
-      data = textFrame(Buffer.from(JSON.stringify(build())));
+      data = textFrame(JSON.stringify(build()));
       frames.set(event, data);
     }
     return data;

@@ -15,6 +15,10 @@ describe('send facts cache [sqlite]', () => {
   let reads = 0;
   let changes = 0;
   const now = new Date().toISOString();
+  /** A member row as the conversations module writes it. */
+  const member = (conversation_id: string, user_id: string, state: 'active' | 'request' = 'active', joined_seq = 1) => ({
+    conversation_id, user_id, role: 'member' as const, state, joined_at: now, joined_seq, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now,
+  });
 
   beforeAll(async () => {
     database = await freshDatabase('sqlite');
@@ -22,9 +26,6 @@ describe('send facts cache [sqlite]', () => {
     await db.insertInto('users').values(['a', 'b', 'c', 'd'].map((id) => ({ id, username: id, display_name: id, created_at: now })) as never).execute();
     const conv = (id: string, type: 'direct' | 'group') => ({ id, type, direct_key: null, title: null, last_seq: 7, disappearing_seconds: 0, created_by: 'a', created_at: now, updated_at: now });
     await db.insertInto('conversations').values([conv('d1', 'direct'), conv('g1', 'group')] as never).execute();
-    const member = (conversation_id: string, user_id: string, state: 'active' | 'request') => ({
-      conversation_id, user_id, role: 'member' as const, state, joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now,
-    });
     await db.insertInto('members').values([member('d1', 'a', 'active'), member('d1', 'b', 'request'), member('g1', 'a', 'active'), member('g1', 'b', 'active')] as never).execute();
     cache = new SendFactsCache(async (userId, conversationId) => {
       reads++;
@@ -69,7 +70,7 @@ describe('send facts cache [sqlite]', () => {
       ['the sender becomes an admin', () => db.updateTable('members').set({ role: 'admin' }).where('user_id', '=', 'a').where('conversation_id', '=', 'd1').execute(), (f) => expect(f!.membership.role).toBe('admin')],
       ['the sender rejoins later', () => db.updateTable('members').set({ joined_seq: 5 }).where('user_id', '=', 'a').where('conversation_id', '=', 'd1').execute(), (f) => expect(f!.membership.joinedSeq).toBe(5)],
       ['the sender is removed', () => db.deleteFrom('members').where('user_id', '=', 'a').where('conversation_id', '=', 'd1').execute(), (f) => expect(f).toBeNull()],
-      ['and added again', () => db.insertInto('members').values({ conversation_id: 'd1', user_id: 'a', role: 'member', state: 'active', joined_at: now, joined_seq: 9, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now } as never).execute(), (f) => expect(f!.membership.joinedSeq).toBe(9)],
+      ['and added again', () => db.insertInto('members').values(member('d1', 'a', 'active', 9) as never).execute(), (f) => expect(f!.membership.joinedSeq).toBe(9)],
       // Raw SQL, not the query builder: it is the database that reports, not a code path.
       ['a block written by hand', () => sql`insert into blocks (blocker_id, blocked_id, created_at) values ('a', 'b', ${now})`.execute(db), (f) => expect(f!.peer!.mayWrite).toBe(false)],
       ['the conversation is deleted', () => db.deleteFrom('conversations').where('id', '=', 'd1').execute(), (f) => expect(f).toBeNull()],
@@ -126,8 +127,7 @@ describe('send facts cache [sqlite]', () => {
     other.close();
     expect([...(await listeners())].sort()).toEqual(['a', 'b']);
     await db.updateTable('members').set({ state: 'active' }).where('conversation_id', '=', 'g1').where('user_id', '=', 'b').execute();
-    const member = { conversation_id: 'g1', role: 'member', joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now };
-    await db.insertInto('members').values({ ...member, user_id: 'c', state: 'request' } as never).execute();
+    await db.insertInto('members').values(member('g1', 'c', 'request') as never).execute();
     expect([...(await listeners())].sort()).toEqual(['a', 'b', 'c']);
     await db.updateTable('members').set({ state: 'declined' }).where('user_id', '=', 'c').execute();
     expect([...(await listeners())].sort()).toEqual(['a', 'b']);
@@ -144,11 +144,10 @@ describe('send facts cache [sqlite]', () => {
 
   it('does not keep listeners read inside a batch that changed members and rolled back', async () => {
     const { db, messageLog } = database;
-    const member = { conversation_id: 'g1', role: 'member', state: 'active', joined_at: now, joined_seq: 1, read_seq: 0, delivered_seq: 0, request_sent: 0, muted: 0, archived: 0, updated_at: now };
     const before = [...(await messageLog.listeners(db, ['g1'])).get('g1')!].sort();
     await expect(
       database.commitBatch(async (trx) => {
-        await trx.insertInto('members').values({ ...member, user_id: 'd' } as never).execute();
+        await trx.insertInto('members').values(member('g1', 'd') as never).execute();
         expect((await messageLog.listeners(trx, ['g1'])).get('g1')).toContain('d'); // read (and kept) inside
         throw new Error('the batch fails');
       }),
