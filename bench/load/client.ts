@@ -12,7 +12,8 @@ import http from 'node:http';
 import { WebSocket } from 'ws';
 import { Histogram } from '../lib/stats.ts';
 import { serveCommands, sleep } from '../lib/proc.ts';
-import { crossCheck, PageScanError, scanSeqs } from './page-scan.ts';
+import { batchSize } from '../../packages/sdk/src/client.ts';
+import { crossCheck, crossCheckBatchPage, PageScanError, scanBatch, scanSeqs } from './page-scan.ts';
 
 type Protocol = 'parley' | 'bare';
 
@@ -327,22 +328,23 @@ const w5Agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_IN
 
 class HttpStatusError extends Error {}
 
-function getBytes(base: URL, pathname: string, token: string | undefined): Promise<Buffer> {
+function requestBytes(base: URL, method: 'GET' | 'POST', pathname: string, token: string | undefined, json?: unknown): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: base.hostname, port: base.port, path: pathname, agent: w5Agent, headers: token ? { authorization: `Bearer ${token}` } : {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          if (res.statusCode !== 200) reject(new HttpStatusError(`GET ${pathname} → ${res.statusCode} ${body.subarray(0, 200).toString()}`));
-          else resolve(body);
-        });
-      },
-    );
+    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+    const headers: Record<string, string | number> = token ? { authorization: `Bearer ${token}` } : {};
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    const req = http.request({ method, host: base.hostname, port: base.port, path: pathname, agent: w5Agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        if (res.statusCode !== 200) reject(new HttpStatusError(`${method} ${pathname} → ${res.statusCode} ${body.subarray(0, 200).toString()}`));
+        else resolve(body);
+      });
+    });
     req.on('error', reject);
+    req.end(payload);
   });
 }
 
@@ -350,11 +352,14 @@ function getBytes(base: URL, pathname: string, token: string | undefined): Promi
 const CROSS_CHECK_EVERY = 50;
 
 /**
- * W5: devices that were offline reconnect at once, as the SDK does: socket (auth → ready),
- * sync from the old cursor, then page each changed conversation from its last known seq,
- * a few conversations in parallel per device. Checks that every seq arrived exactly once.
- * Pages are checked from their bytes (`page-scan.ts`: every seq, and that each envelope is
- * of the conversation asked for), and a sample of them through JSON.parse as well.
+ * W5: devices that were offline reconnect at once, as the SDK does (client.ts `syncOnce`,
+ * `firstPages`, `fill`): socket (auth → ready), sync from the old cursor, then the first page
+ * of every changed conversation from its last known seq in batches (POST /v1/sync/messages,
+ * a few in flight; a single changed conversation gets its plain GET page), then pages of
+ * their own for the conversations a page could not hold, a few in parallel per device. Checks
+ * that every seq arrived exactly once. Pages are checked from their bytes (`page-scan.ts`:
+ * every seq, and that each envelope is of the conversation asked for), and a sample of them
+ * through JSON.parse as well.
  */
 async function catchup(cmd: { url: string; wsUrl: string; devices: Device[]; pageLimit: number; parallel: number }) {
   const base = new URL(cmd.url);
@@ -372,10 +377,11 @@ async function catchup(cmd: { url: string; wsUrl: string; devices: Device[]; pag
       }
     }
   };
-  const get = (token: string, pathname: string): Promise<Buffer> => retrying(() => getBytes(base, pathname, token));
+  const get = (token: string, pathname: string): Promise<Buffer> => retrying(() => requestBytes(base, 'GET', pathname, token));
+  const post = (token: string, pathname: string, json: unknown): Promise<Buffer> => retrying(() => requestBytes(base, 'POST', pathname, token, json));
   // The generator's own warm-up, before the clock: its HTTP client's first request (module
   // code compiled, a pooled connection), on a route that reads nothing of the catch-up's.
-  await getBytes(base, '/v1/health', undefined);
+  await requestBytes(base, 'GET', '/v1/health', undefined);
   let rows = 0;
   let missed = 0;
   let duplicates = 0;
@@ -389,32 +395,62 @@ async function catchup(cmd: { url: string; wsUrl: string; devices: Device[]; pag
     const syncBody = await get(device.token, `/v1/sync?cursor=${encodeURIComponent(device.cursor)}`);
     const sync = JSON.parse(syncBody.toString('utf8')) as { conversations: { id: string; lastSeq: number }[] };
     requests++;
-    const queue = sync.conversations.filter((c) => c.lastSeq > (device.known[c.id] ?? 0));
+    const changed = sync.conversations.filter((c) => c.lastSeq > (device.known[c.id] ?? 0));
+    const after = new Map(changed.map((c) => [c.id, device.known[c.id] ?? 0]));
+    const seen = new Map(changed.map((c) => [c.id, new Set<number>()]));
+    /** A page's seqs arrived: counted, checked for duplicates; false when the conversation needs no more pages. */
+    const took = (c: { id: string; lastSeq: number }, seqs: number[]): boolean => {
+      const got = seen.get(c.id)!;
+      for (const s of seqs) {
+        if (got.has(s)) duplicates++;
+        got.add(s);
+      }
+      rows += seqs.length;
+      if (seqs.length > 0) after.set(c.id, seqs[seqs.length - 1]!);
+      return seqs.length === cmd.pageLimit && after.get(c.id)! < c.lastSeq;
+    };
+    const queue: { id: string; lastSeq: number }[] = changed.length < 2 ? [...changed] : [];
+    if (changed.length >= 2) {
+      const size = batchSize(changed.length);
+      const chunks = Array.from({ length: Math.ceil(changed.length / size) }, (_, i) => changed.slice(i * size, (i + 1) * size));
+      const batch = async () => {
+        for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+          const ids = chunk.map((c) => c.id);
+          const body = await post(device.token, '/v1/sync/messages', { conversations: chunk.map((c) => ({ conversationId: c.id, after: after.get(c.id) })), limit: cmd.pageLimit });
+          requests++;
+          const got = scanBatch(body, ids);
+          // A conversation the batch left out (its size budget) or could not finish goes on page by page.
+          chunk.forEach((c, i) => {
+            const p = got[i];
+            if (p && pages++ % CROSS_CHECK_EVERY === 0) {
+              crossCheckBatchPage(body, c.id, p);
+              crossChecked++;
+            }
+            if (!p || took(c, p.seqs)) queue.push(c);
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: cmd.parallel }, batch));
+    }
     const page = async () => {
       for (let conv = queue.shift(); conv; conv = queue.shift()) {
-        const from = device.known[conv.id] ?? 0;
-        const seen = new Set<number>();
-        let after = from;
-        while (after < conv.lastSeq) {
-          const body = await get(device.token, `/v1/conversations/${conv.id}/messages?after=${after}&limit=${cmd.pageLimit}`);
+        for (;;) {
+          const body = await get(device.token, `/v1/conversations/${conv.id}/messages?after=${after.get(conv.id)}&limit=${cmd.pageLimit}`);
           requests++;
           const seqs = scanSeqs(body, conv.id);
           if (pages++ % CROSS_CHECK_EVERY === 0) {
             crossCheck(body, conv.id, seqs);
             crossChecked++;
           }
-          if (seqs.length === 0) break;
-          for (const s of seqs) {
-            if (seen.has(s)) duplicates++;
-            seen.add(s);
-          }
-          rows += seqs.length;
-          after = seqs[seqs.length - 1]!;
+          if (!took(conv, seqs)) break;
         }
-        for (let s = from + 1; s <= conv.lastSeq; s++) if (!seen.has(s)) missed++;
       }
     };
     await Promise.all(Array.from({ length: cmd.parallel }, page));
+    for (const c of changed) {
+      const got = seen.get(c.id)!;
+      for (let s = (device.known[c.id] ?? 0) + 1; s <= c.lastSeq; s++) if (!got.has(s)) missed++;
+    }
   };
   const started = performance.now();
   await Promise.all(cmd.devices.map(one));

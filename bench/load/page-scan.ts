@@ -32,12 +32,36 @@ export function scanSeqs(body: Buffer, conversationId: string): number[] {
   if (body.length < HEAD.length + TAIL.length || body.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) {
     throw new PageScanError(`not a history page: ${body.subarray(0, 80).toString()}`);
   }
-  // JSON may end in whitespace; ours does not, but a trailing newline must not fail the run.
+  const end = trimmedEnd(body);
+  if (body.compare(TAIL, 0, TAIL.length, end - TAIL.length, end) !== 0) throw new PageScanError('a history page that does not end in ]}');
+  return seqsIn(body, HEAD.length, end - TAIL.length, conversationId);
+}
+
+/** JSON may end in whitespace; ours does not, but a trailing newline must not fail the run. */
+function trimmedEnd(body: Buffer): number {
   let end = body.length;
   while (end > 0 && (body[end - 1] === 0x20 || body[end - 1] === 0x0a || body[end - 1] === 0x0d || body[end - 1] === 0x09)) end--;
-  if (body.compare(TAIL, 0, TAIL.length, end - TAIL.length, end) !== 0) throw new PageScanError('a history page that does not end in ]}');
+  return end;
+}
+
+/**
+ * The seqs of the envelopes between `from` and `to`, each checked to be of `conversationId`:
+ * every `"seq":` key must come right after `"conversationId":"<id>",` (the envelope's key
+ * order). One pass over the bytes in JavaScript: a Buffer.indexOf per envelope (two native
+ * calls each) cost the generator more than the bytes' scan.
+ */
+function seqsIn(body: Buffer, from: number, to: number, conversationId: string): number[] {
+  const mine = Buffer.from(`"conversationId":${JSON.stringify(conversationId)},`);
+  const m = mine.length;
   const seqs: number[] = [];
-  for (let i = body.indexOf(SEQ, HEAD.length); i !== -1; i = body.indexOf(SEQ, i)) {
+  const last = Math.min(to, body.length) - SEQ.length;
+  for (let i = from; i <= last; i++) {
+    // `"seq":` — a quote, s, e, q, a quote, a colon.
+    if (body[i] !== 0x22 || body[i + 1] !== 0x73 || body[i + 2] !== 0x65 || body[i + 3] !== 0x71 || body[i + 4] !== 0x22 || body[i + 5] !== 0x3a) continue;
+    if (i - m < from) throw new PageScanError(`a seq at byte ${i} not in an envelope of conversation ${conversationId}`);
+    for (let k = 0; k < m; k++) {
+      if (body[i - m + k] !== mine[k]) throw new PageScanError(`a seq at byte ${i} not in an envelope of conversation ${conversationId}`);
+    }
     i += SEQ.length;
     const start = i;
     let n = 0;
@@ -45,16 +69,67 @@ export function scanSeqs(body: Buffer, conversationId: string): number[] {
     if (i === start || i - start > 15) throw new PageScanError(`a seq that is not a number at byte ${start}`);
     seqs.push(n);
   }
-  const mine = Buffer.from(`"conversationId":${JSON.stringify(conversationId)}`);
-  let rows = 0;
-  for (let i = body.indexOf(mine, HEAD.length); i !== -1; i = body.indexOf(mine, i + mine.length)) rows++;
-  if (rows !== seqs.length) throw new PageScanError(`${seqs.length} seqs but ${rows} envelopes of conversation ${conversationId}`);
   return seqs;
+}
+
+const BATCH_HEAD = Buffer.from('{"pages":[');
+
+/** A page of a batch: its seqs, and where its `{"conversationId", "messages"}` object lies in the body. */
+export interface BatchPage {
+  seqs: number[];
+  start: number;
+  end: number;
+}
+
+/**
+ * The seqs of each page of a batch body (POST /v1/sync/messages: `{"pages":[{"conversationId":
+ * "<id>","messages":[envelope, …]}, …]}`), for the conversations asked, in the order asked;
+ * a response that stopped early at its size budget has fewer pages than asked. Each page is
+ * found by its head, `{"conversationId":"<id>","messages":[`: an envelope object starts with
+ * `{"id":`, and inside a JSON string every `"` is escaped, so that head can only be a page's.
+ * Throws PageScanError on anything else (an error in a page's place included).
+ */
+export function scanBatch(body: Buffer, conversationIds: string[]): BatchPage[] {
+  if (body.compare(BATCH_HEAD, 0, BATCH_HEAD.length, 0, BATCH_HEAD.length) !== 0) throw new PageScanError(`not a batch of pages: ${body.subarray(0, 80).toString()}`);
+  const end = trimmedEnd(body) - TAIL.length;
+  if (body.compare(TAIL, 0, TAIL.length, end, end + TAIL.length) !== 0) throw new PageScanError('a batch of pages that does not end in ]}');
+  const heads = conversationIds.map((id, i) => Buffer.from(`${i === 0 ? '' : ','}{"conversationId":${JSON.stringify(id)},"messages":[`));
+  const pages: BatchPage[] = [];
+  let at = BATCH_HEAD.length;
+  for (let i = 0; i < heads.length && at < end; i++) {
+    const head = heads[i]!;
+    if (body.compare(head, 0, head.length, at, at + head.length) !== 0) throw new PageScanError(`page ${i} is not a page of ${conversationIds[i]}: ${body.subarray(at, at + 120).toString()}`);
+    const next = i + 1 < heads.length ? body.indexOf(heads[i + 1]!, at + head.length) : -1;
+    const pageEnd = (next === -1 || next > end ? end : next) - TAIL.length;
+    if (body.compare(TAIL, 0, TAIL.length, pageEnd, pageEnd + TAIL.length) !== 0) throw new PageScanError(`page ${i} does not end in ]}`);
+    pages.push({ seqs: seqsIn(body, at + head.length, pageEnd, conversationIds[i]!), start: at + (i === 0 ? 0 : 1), end: pageEnd + TAIL.length });
+    at = pageEnd + TAIL.length;
+  }
+  if (at !== end) throw new PageScanError(`bytes after the last page: ${body.subarray(at, at + 80).toString()}`);
+  return pages;
+}
+
+/** A batch through JSON.parse: throws unless it gives exactly the pages `scanBatch` read. */
+export function crossCheckBatch(body: Buffer, conversationIds: string[], scanned: BatchPage[]): void {
+  const { pages } = JSON.parse(body.toString('utf8')) as { pages: unknown[] };
+  if (pages.length !== scanned.length) throw new PageScanError(`the scan read ${scanned.length} pages where JSON.parse reads ${pages.length}`);
+  scanned.forEach((p, i) => crossCheckBatchPage(body, conversationIds[i]!, p));
+}
+
+/** One page of a batch, its own bytes through JSON.parse: throws unless it gives exactly the seqs `scanBatch` read. */
+export function crossCheckBatchPage(body: Buffer, conversationId: string, page: BatchPage): void {
+  const parsed = JSON.parse(body.subarray(page.start, page.end).toString('utf8')) as { conversationId: string; messages?: { seq: number; conversationId: string }[] };
+  if (parsed.conversationId !== conversationId || !parsed.messages) throw new PageScanError(`not a page of ${conversationId}`);
+  crossCheckSeqs(parsed.messages, conversationId, page.seqs);
 }
 
 /** The same page through JSON.parse: throws unless it gives exactly the seqs `scanSeqs` read. */
 export function crossCheck(body: Buffer, conversationId: string, scanned: number[]): void {
   const { messages } = JSON.parse(body.toString('utf8')) as { messages: { seq: number; conversationId: string }[] };
+  crossCheckSeqs(messages, conversationId, scanned);
+}
+
+function crossCheckSeqs(messages: { seq: number; conversationId: string }[], conversationId: string, scanned: number[]): void {
   const parsed = messages.map((m) => {
     if (m.conversationId !== conversationId) throw new PageScanError(`an envelope of ${m.conversationId} in a page of ${conversationId}`);
     return m.seq;

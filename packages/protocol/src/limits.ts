@@ -5,6 +5,8 @@ export const LIMITS = {
   /** Default and largest page size of every list. */
   pageDefault: 50,
   pageMax: 200,
+  /** Conversations one request for history pages in a batch (POST /v1/sync/messages) may name. */
+  historyBatchMax: 100,
   usernameMin: 3,
   usernameMax: 32,
   passwordMin: 8,

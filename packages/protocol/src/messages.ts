@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, OptionalCursor, Timestamp } from './common.ts';
+import { ErrorBodySchema, Id, OptionalCursor, Timestamp } from './common.ts';
 import { LIMITS } from './limits.ts';
 
 export const EnvelopeKind = z.enum(['message', 'edit', 'reaction', 'delete', 'system']);
@@ -66,6 +66,37 @@ export const HistoryQuery = z
   })
   .refine((q) => q.after === undefined || q.before === undefined, { message: 'give after or before, not both' });
 export const History = z.object({ messages: z.array(Envelope) });
+
+/** One conversation of a batch: a page after `after`, before `before`, or the latest (neither). */
+export const HistoryBatchItem = z
+  .object({
+    conversationId: Id,
+    after: z.number().int().min(0).optional().describe('the page starts after this seq (a device catching up: the last seq it has)'),
+    before: z.number().int().min(1).optional().describe('the page ends before this seq'),
+  })
+  .strict()
+  .refine((q) => q.after === undefined || q.before === undefined, { message: 'give after or before, not both' });
+export type HistoryBatchItem = z.infer<typeof HistoryBatchItem>;
+
+export const HistoryBatchBody = z.object({
+  conversations: z.array(HistoryBatchItem).min(1).max(LIMITS.historyBatchMax),
+  limit: z.number().int().min(1).max(LIMITS.pageMax).default(LIMITS.pageDefault).describe(`envelopes per conversation (default ${LIMITS.pageDefault}, max ${LIMITS.pageMax})`),
+});
+export type HistoryBatchBody = z.input<typeof HistoryBatchBody>;
+
+export const HistoryBatchPage = z.object({
+  conversationId: Id,
+  messages: z.array(Envelope).optional().describe('the page, as GET …/messages would answer it'),
+  error: ErrorBodySchema.shape.error.optional().describe('instead of messages: not_found for a conversation the caller is not (or no longer) a member of'),
+});
+export type HistoryBatchPage = z.infer<typeof HistoryBatchPage>;
+
+export const HistoryBatch = z.object({
+  pages: z
+    .array(HistoryBatchPage)
+    .describe('in the order asked; a response that reached the server\'s size budget stops early, and the conversations left out are asked again'),
+});
+export type HistoryBatch = z.infer<typeof HistoryBatch>;
 
 export const MarkerBody = z.object({ seq: z.number().int().min(0) });
 export const MarkerKind = z.enum(['read', 'delivered']);

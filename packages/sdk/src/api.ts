@@ -19,6 +19,8 @@ import type {
   ConversationWithNotAdded,
   CreateConversationInput,
   Envelope,
+  HistoryBatchItem,
+  HistoryBatchPage,
   HistoryInput,
   PrivacyInput,
   PrivacySettings,
@@ -487,6 +489,17 @@ export class ParleyApi {
           query: { after: query.after, before: query.before, limit: query.limit },
         })
       ).messages,
+    /**
+     * A page of each of many conversations in one request (at most 100), as `history` would
+     * answer each, in the order asked. A conversation the caller may not read comes back with
+     * an `error` instead of `messages`; a response that reached the server's size budget leaves
+     * the last conversations out (ask again for those).
+     *
+     * @example
+     * const pages = await client.messages.historyBatch([{ conversationId: a, after: 41 }, { conversationId: b, after: 7 }], 200);
+     */
+    historyBatch: async (conversations: HistoryBatchItem[], limit?: number): Promise<HistoryBatchPage[]> =>
+      (await this.http.request<{ pages: HistoryBatchPage[] }>('POST', '/v1/sync/messages', { body: { conversations, limit } })).pages,
     /**
      * Unsend a message for everyone (its sender; admins in groups).
      *

@@ -8,7 +8,7 @@ import { LIMITS } from '@parley/protocol';
 import { Outbox, type OutboxEntry, type OutboxPersistence } from './outbox.ts';
 import { Socket, type ConnectionState, type WebSocketConstructor } from './socket.ts';
 import { Store, type MessageView } from './store.ts';
-import type { Ack, AttachmentInfo, AttachmentKind, AuthResult, Content, Conversation, Envelope, MarkerKind, PlainContent, Refs, ServerFrame } from './types.ts';
+import type { Ack, AttachmentInfo, AttachmentKind, AuthResult, Content, Conversation, Envelope, HistoryBatchItem, HistoryBatchPage, MarkerKind, PlainContent, Refs, ServerFrame } from './types.ts';
 
 export interface ParleyClientOptions {
   /** The server's base URL, e.g. `https://chat.example.com`. */
@@ -139,6 +139,23 @@ interface Timeline {
 }
 
 const HISTORY_PAGE = 200;
+/**
+ * First pages are asked for in up to this many requests at once (a browser's connections per
+ * host), so the server reads one batch while the client takes in another, each of at least
+ * BATCH_MIN conversations (fewer, bigger requests cost less) and at most the server's 100.
+ */
+const BATCHES_IN_FLIGHT = 6;
+const BATCH_MIN = 10;
+export const batchSize = (conversations: number): number =>
+  Math.min(LIMITS.historyBatchMax, Math.max(BATCH_MIN, Math.ceil(conversations / BATCHES_IN_FLIGHT)));
+
+/** A conversation's first catch-up page, fetched ahead in a batch, and how it was asked. */
+interface FirstPage {
+  after?: number | undefined;
+  before?: number | undefined;
+  limit: number;
+  envelopes: Envelope[];
+}
 
 /**
  * The Parley client: every HTTP endpoint (from `ParleyApi`), a self-healing socket, sync and
@@ -804,13 +821,12 @@ export class ParleyClient extends ParleyApi {
       this.store.removeConversation(id);
       this.events.fire('conversation.removed', id);
     }
-    const work: Promise<void>[] = [];
     for (const c of result.conversations) {
       this.store.upsertConversation(c);
       if (this.initialSyncDone) this.events.fire('conversation', c);
-      work.push(this.catchUp(c.id, c.lastSeq));
     }
-    await Promise.all(work);
+    const first = await this.firstPages(result.conversations);
+    await Promise.all(result.conversations.map((c) => this.catchUp(c.id, c.lastSeq, first.get(c.id))));
     this.cursor = result.cursor;
     this.initialSyncDone = true;
     this.events.fire('synced');
@@ -842,8 +858,55 @@ export class ParleyClient extends ParleyApi {
     return next;
   }
 
-  private catchUp(conversationId: string, target: number): Promise<void> {
-    return this.enqueue(conversationId, () => this.fill(conversationId, target));
+  private catchUp(conversationId: string, target: number, first?: FirstPage): Promise<void> {
+    return this.enqueue(conversationId, () => this.fill(conversationId, target, first));
+  }
+
+  /**
+   * The first page `fill` will want of each conversation a sync found changed, fetched for
+   * all of them at once (POST /v1/sync/messages, up to 100 conversations a request) instead
+   * of one request per conversation: a device back after a night away asks once, not fifty
+   * times. Only a hint: `fill` uses a page only if the conversation is still where it was
+   * asked from, and fetches anything missing (a conversation left out of a full response, an
+   * error, a server without the route) itself.
+   */
+  private async firstPages(conversations: Conversation[]): Promise<Map<string, FirstPage>> {
+    const out = new Map<string, FirstPage>();
+    const forward: HistoryBatchItem[] = [];
+    const latest: HistoryBatchItem[] = [];
+    for (const c of conversations) {
+      const t = this.timelines.get(c.id);
+      if (t?.known !== undefined) {
+        if (t.known < c.lastSeq) forward.push({ conversationId: c.id, after: t.known });
+      } else if (t?.known === undefined && !this.initialSyncDone && c.lastSeq > 0) {
+        latest.push({ conversationId: c.id, before: c.lastSeq + 1 });
+      }
+    }
+    const batches: [HistoryBatchItem[], number][] = [];
+    for (const [items, limit] of [[forward, HISTORY_PAGE], [latest, this.pageSize]] as const) {
+      // One conversation is one request either way.
+      if (items.length < 2) continue;
+      const size = batchSize(items.length);
+      for (let i = 0; i < items.length; i += size) batches.push([items.slice(i, i + size), limit]);
+    }
+    const worker = async () => {
+      for (let b = batches.shift(); b; b = batches.shift()) {
+        const [items, limit] = b;
+        let pages: HistoryBatchPage[];
+        try {
+          pages = await this.messages.historyBatch(items, limit);
+        } catch {
+          continue; // each conversation's own requests will try (and report an error that persists)
+        }
+        const asked = new Map(items.map((i) => [i.conversationId, i]));
+        for (const p of pages) {
+          const item = asked.get(p.conversationId);
+          if (item && p.messages) out.set(p.conversationId, { after: item.after, before: item.before, limit, envelopes: p.messages });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: BATCHES_IN_FLIGHT }, worker));
+    return out;
   }
 
   /** Apply one envelope from the socket: in order, after filling any gap before it. */
@@ -864,12 +927,17 @@ export class ParleyClient extends ParleyApi {
    * then page forward from the last known seq. A gap the server cannot fill (expired
    * messages) is skipped once the server has nothing more.
    */
-  private async fill(conversationId: string, target: number): Promise<void> {
+  private async fill(conversationId: string, target: number, first?: FirstPage): Promise<void> {
     const t = this.timeline(conversationId);
     for (const seq of t.buffer.keys()) target = Math.max(target, seq);
+    // A page fetched ahead (firstPages) stands in for the first request below only if it was
+    // asked exactly as that request would be.
+    const ahead = (q: { after?: number; before?: number; limit: number }) =>
+      first && first.after === q.after && first.before === q.before && first.limit === q.limit ? first.envelopes : undefined;
     if (t.known === undefined) {
       if (!this.initialSyncDone && target > 0) {
-        const page = await this.messages.history(conversationId, { before: target + 1, limit: this.pageSize });
+        const q = { before: target + 1, limit: this.pageSize };
+        const page = ahead(q) ?? (await this.messages.history(conversationId, q));
         // History is loaded quietly; envelopes that came in live (buffered) are news and are announced below.
         await this.applyEnvelopes(conversationId, page.filter((e) => !t.buffer.has(e.seq)), false);
         t.known = Math.max(target, page.at(-1)?.seq ?? 0);
@@ -879,7 +947,9 @@ export class ParleyClient extends ParleyApi {
       }
     }
     while (t.known < target) {
-      const page = await this.messages.history(conversationId, { after: t.known, limit: HISTORY_PAGE });
+      const q = { after: t.known, limit: HISTORY_PAGE };
+      const page = ahead(q) ?? (await this.messages.history(conversationId, q));
+      first = undefined;
       if (page.length === 0) break;
       await this.applyEnvelopes(conversationId, page, true);
       t.known = Math.max(t.known, page.at(-1)!.seq);

@@ -10,6 +10,7 @@ import type {
   ConversationSettings as ConversationSettingsSchema,
   ConversationWithNotAdded as ConversationWithNotAddedSchema,
   CreateConversationBody,
+  HistoryBatchPage as HistoryBatchPageSchema,
   PrivacyPatch,
   ProfilePatch,
   ReportBody,
@@ -84,5 +85,13 @@ export interface HistoryInput {
   before?: number;
   limit?: number;
 }
+/** One conversation of a batch of pages: `after` or `before` a seq (not both), or neither for the latest. */
+export interface HistoryBatchItem {
+  conversationId: string;
+  after?: number;
+  before?: number;
+}
+/** A conversation's page in a batch, or the error in its place (`not_found` for one the caller may not read). */
+export type HistoryBatchPage = Out<typeof HistoryBatchPageSchema>;
 export type SendBody = Out<typeof SendBodySchema>;
 export type ReportInput = In<typeof ReportBody>;

@@ -105,6 +105,8 @@ export const ROUTES: Record<string, RouteSpec> = {
   // messages
   'POST /v1/conversations/:id/messages': { class: 'member', body: send },
   'GET /v1/conversations/:id/messages': { class: 'member', query: 'after=0' },
+  // many conversations' pages at once: each conversation the caller may not read is a not_found item, never its messages
+  'POST /v1/sync/messages': { class: 'user', body: (fx) => ({ conversations: [{ conversationId: fx.conversationId, after: 0 }] }) },
   'DELETE /v1/conversations/:id/messages/:messageId': { class: 'admin' },
   'POST /v1/conversations/:id/read': { class: 'member', body: () => ({ seq: 0 }) },
   'POST /v1/conversations/:id/delivered': { class: 'member', body: () => ({ seq: 0 }) },

@@ -377,8 +377,12 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
      */
     enqueue,
 
-    /** A page of envelopes in seq order, never from before the member joined, as the JSON text of GET …/messages. */
-    history: createHistory(db, ctx.database.dialect, conversations),
+    /**
+     * `history`: a page of envelopes in seq order, never from before the member joined, as
+     * the JSON text of GET …/messages; `historyBatch`: a page of each of many conversations,
+     * as the JSON text of POST /v1/sync/messages.
+     */
+    ...createHistory(db, ctx.database.dialect, conversations),
 
     /**
      * Unsend for everyone (the sender; admins and the owner in groups): the payload, its

@@ -1,4 +1,5 @@
-import { Ack, History, HistoryQuery, Id, MarkerBody, MarkerResult, SendBody } from '@parley/protocol';
+import { Readable } from 'node:stream';
+import { Ack, History, HistoryBatch, HistoryBatchBody, HistoryQuery, Id, MarkerBody, MarkerResult, SendBody } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf } from '../../context.ts';
@@ -37,6 +38,20 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
       // still documents it.
       const body = await messages.history(callerOf(req), req.params.id, req.query);
       return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof History>);
+    });
+
+    app.post('/v1/sync/messages', {
+      schema: {
+        tags,
+        summary:
+          'History of many conversations in one request (a device catching up after a sync): for each conversation asked, in order, the page GET …/messages would answer with the same after/before and limit, or a not_found error; read at one point in time. A response that reaches the size budget (8 MiB) stops early: ask again for the conversations it left out',
+        body: HistoryBatchBody,
+        response: { 200: HistoryBatch },
+      },
+    }, async (req, reply) => {
+      // The pieces go out as they are, one after the other (history.ts).
+      const body = Readable.from(await messages.historyBatch(callerOf(req), req.body), { objectMode: false });
+      return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof HistoryBatch>);
     });
 
     app.delete('/v1/conversations/:id/messages/:messageId', {
