@@ -1,7 +1,5 @@
-import type { Bus, BusHandler } from './bus.ts';
+import { PUBLISHED, type Bus, type BusHandler } from './bus.ts';
 import type { DomainEvent } from './events.ts';
-
-const DONE = Promise.resolve();
 
 /** The default bus: one process, no network. Handlers run synchronously in publish order. */
 export class MemoryBus implements Bus {
@@ -14,7 +12,7 @@ export class MemoryBus implements Bus {
    */
   publish(topic: string, event: DomainEvent): Promise<void> {
     const handlers = this.topics.get(topic);
-    if (!handlers) return DONE;
+    if (!handlers) return PUBLISHED;
     try {
       // The handlers of the moment of publishing (one that subscribes another to this topic
       // does not reach it with this event): a copy, unless there is only one.
@@ -23,7 +21,7 @@ export class MemoryBus implements Bus {
     } catch (err) {
       return Promise.reject(err);
     }
-    return DONE;
+    return PUBLISHED;
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { textFrame } from './frames.ts';
+import { frameBytes, textFrame } from './frames.ts';
 
 /** ws's own framing, the reference: what `ws.send(buffer, { binary: false })` writes on a server socket. */
 const Sender = (createRequire(import.meta.url)('ws') as { Sender: unknown }).Sender as {
@@ -24,6 +24,7 @@ describe('textFrame', () => {
       const frame = textFrame(text);
       expect(frame.bytes.equals(reference(Buffer.from(text)))).toBe(true);
       expect(frame.payload.toString('utf8')).toBe(text);
+      expect(frameBytes(text).equals(frame.bytes)).toBe(true);
     });
   }
 });

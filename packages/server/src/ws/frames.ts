@@ -13,6 +13,12 @@ export interface TextFrame {
 }
 
 export function textFrame(payload: string | Buffer): TextFrame {
+  const bytes = frameBytes(payload);
+  return { bytes, payload: bytes.subarray(bytes[1]! < 126 ? 2 : bytes[1] === 126 ? 4 : 10) };
+}
+
+/** The bytes of a text frame of `payload`, header and payload in one Buffer. */
+export function frameBytes(payload: string | Buffer): Buffer {
   // A string is encoded straight into the frame: no Buffer of the payload alone, no second copy.
   const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
@@ -28,5 +34,5 @@ export function textFrame(payload: string | Buffer): TextFrame {
   }
   if (typeof payload === 'string') bytes.write(payload, header);
   else payload.copy(bytes, header);
-  return { bytes, payload: bytes.subarray(header) };
+  return bytes;
 }

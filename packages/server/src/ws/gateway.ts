@@ -9,7 +9,7 @@ import type { AppContext, Caller } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { bearerToken, type Authenticator } from '../http/auth.ts';
 import { parseJsonStrict } from '../http/limits.ts';
-import { textFrame, type TextFrame } from './frames.ts';
+import { frameBytes, textFrame, type TextFrame } from './frames.ts';
 import { FANOUT_TOPIC, recipientsOf, userTopic, type ConversationsPort, type MessagesPort, type Realtime } from '../modules/realtime/index.ts';
 
 export const WS_PATH = '/v1/ws';
@@ -72,6 +72,9 @@ interface Connection {
   inFlight: number;
   /** Sends into one conversation are queued for their commit in the order they arrived. */
   sendQueues: Map<string, Promise<void>>;
+  /** Frames written this turn, not yet on the socket (the gateway's `flush`), and their bytes. */
+  out: Buffer[];
+  outBytes: number;
 }
 
 /** What the Authorization header of the upgrade said: a caller, a bad token, or nothing. */
@@ -128,47 +131,58 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   // ---- writing ------------------------------------------------------------------------
 
   /**
-   * Sockets written to during this turn of the event loop, corked: their frames (a batch's
-   * acks and deliveries come together) leave in one writev each when the turn's callbacks
-   * are done, not one syscall per frame.
+   * Connections written to during this turn of the event loop. Their frames are held and
+   * leave when the turn's callbacks are done, in one write per socket: a batch's acks and
+   * deliveries together, and the one frame most sockets of a fan-out get as a plain write of
+   * it. (Corking the socket instead cost a request object, an array of chunks and a writev
+   * per socket in Node's stream, more than the bytes.)
    */
-  const corked: Duplex[] = [];
-  const uncorkAll = () => {
-    for (const socket of corked.splice(0)) socket.uncork();
+  const outgoing: Connection[] = [];
+  const flushAll = () => {
+    for (let i = 0; i < outgoing.length; i++) flush(outgoing[i]!);
+    outgoing.length = 0;
   };
 
-  /** Cork the connection's socket until the end of this turn; returns the socket (if it has one). */
-  function cork(c: Connection): Duplex | undefined {
-    const socket = (c.ws as unknown as { _socket?: Duplex })._socket;
-    if (!socket || socket.writableCorked > 0) return socket;
-    socket.cork();
-    if (corked.push(socket) === 1) process.nextTick(uncorkAll);
-    return socket;
+  /** Write what `c` holds, as one Buffer; dropped when the socket is gone or closing. */
+  function flush(c: Connection): void {
+    const out = c.out;
+    if (out.length === 0) return;
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out, c.outBytes);
+    out.length = 0;
+    c.outBytes = 0;
+    const socket = socketOf(c);
+    if (socket && !socket.destroyed && c.ws.readyState === c.ws.OPEN) socket.write(bytes);
   }
+
+  const socketOf = (c: Connection) => (c.ws as unknown as { _socket?: Duplex })._socket;
 
   /**
    * Write one serialized message, or a shared frame built once (`textFrame`), or cut the
-   * socket if it is not draining. A shared frame's bytes go to the socket as they are: `ws`
-   * only queues frames of its own while it compresses or reads a Blob, and this server
-   * does neither (perMessageDeflate is off, every payload is a string or a Buffer), so its
-   * writes and these reach the socket in the order they were made.
+   * socket if it is not draining. The frames go to the socket as they are, held until the
+   * end of the turn (`flush`): `ws` only queues frames of its own while it compresses or
+   * reads a Blob, and this server does neither (perMessageDeflate is off, every payload is a
+   * string or a Buffer), so the order of the frames is the order of the writes. Every frame
+   * `ws` writes itself (a close, a ping, a pong) is a control frame, which may come between
+   * messages; `close` flushes first, so nothing follows a close frame.
    */
   function write(c: Connection, data: string | TextFrame): boolean {
     if (c.closing || c.ws.readyState !== c.ws.OPEN) return false;
+    const bytes = typeof data === 'string' ? frameBytes(data) : data.bytes;
     // A frame always fits into an empty buffer, so the bound is the limit plus one frame.
-    // (String length stands in for bytes: exact for the ASCII-heavy JSON, and cheap in a fan-out.)
-    const buffered = c.ws.bufferedAmount;
-    const size = typeof data === 'string' ? data.length : data.bytes.length;
-    if (buffered > 0 && buffered + size > config.wsMaxBufferedBytes) {
+    const buffered = c.ws.bufferedAmount + c.outBytes;
+    if (buffered > 0 && buffered + bytes.length > config.wsMaxBufferedBytes) {
       metrics.slowConsumers.inc();
       log.info({ connection: c.id, userId: c.caller?.userId, buffered }, 'slow consumer cut');
       close(c, WS_CLOSE.slowConsumer, 'slow consumer: reconnect and resync');
       return false;
     }
-    const socket = cork(c);
-    if (typeof data === 'string') c.ws.send(data);
-    else if (socket) socket.write(data.bytes);
-    else c.ws.send(data.payload, TEXT_FRAME);
+    if (!socketOf(c)) {
+      c.ws.send(typeof data === 'string' ? data : data.payload, TEXT_FRAME);
+      return true;
+    }
+    if (c.out.length === 0 && outgoing.push(c) === 1) process.nextTick(flushAll);
+    c.out.push(bytes);
+    c.outBytes += bytes.length;
     return true;
   }
 
@@ -183,6 +197,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   /** Close with a code; a peer that does not complete the closing handshake is destroyed. */
   function close(c: Connection, code: number, reason: string): void {
     if (c.closing) return;
+    flush(c);
     c.closing = true;
     c.ws.close(code, reason);
     c.killTimer = setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS);
@@ -196,6 +211,16 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     if (data === undefined) {
       // Encoded and framed once too: a string would be measured, UTF-8 encoded and framed again for every socket.
       data = textFrame(JSON.stringify(build()));
+      frames.set(event, data);
+    }
+    return data;
+  }
+
+  /** `shared` for a message, without a builder function for each recipient. */
+  function messageFrame(event: Extract<DomainEvent, { type: 'message' }>): TextFrame {
+    let data = frames.get(event);
+    if (data === undefined) {
+      data = textFrame(JSON.stringify({ type: 'message', envelope: event.envelope } satisfies ServerFrame));
       frames.set(event, data);
     }
     return data;
@@ -219,7 +244,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
         let frame: TextFrame | undefined;
         for (const c of local.connections) {
           if (!c.joined || c.id === event.origin) continue;
-          frame ??= shared(event, () => ({ type: 'message', envelope: event.envelope }));
+          frame ??= messageFrame(event);
           if (write(c, frame)) n++;
         }
         if (n > 0) metrics.messagesDelivered.inc(n);
@@ -374,6 +399,8 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
       killTimer: null,
       inFlight: 0,
       sendQueues: new Map(),
+      out: [],
+      outBytes: 0,
     };
     connections.add(c);
     ws.on('pong', () => {

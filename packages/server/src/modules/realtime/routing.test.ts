@@ -40,4 +40,18 @@ describe('event routing', () => {
     publishEvent(bus, { type: 'marker', conversationId: 'k', userId: 'a', kind: 'read', seq: 1, recipientIds: [] }, log);
     expect(got).toEqual([[userTopic('a'), { type: 'session.revoked', userId: 'a', sessionId: 's' }]]);
   });
+
+  it('logs a publish that fails (a handler that throws) and goes on with the other recipients', async () => {
+    const bus = new MemoryBus();
+    const lines: { msg: string; type: string }[] = [];
+    const recording = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const got = await record(bus, [userTopic('c')]);
+    await bus.subscribe(userTopic('b'), () => {
+      throw new Error('handler failed');
+    });
+    expect(() => publishEvent(bus, { type: 'typing', conversationId: 'k', userId: 'a', active: true, recipientIds: ['b', 'c'] }, recording)).not.toThrow();
+    expect(got.map(([topic]) => topic)).toEqual([userTopic('c')]);
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toEqual([expect.objectContaining({ msg: 'bus publish failed', type: 'typing' })]);
+  });
 });

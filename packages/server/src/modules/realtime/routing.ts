@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bus } from '../../bus/bus.ts';
+import { PUBLISHED, type Bus } from '../../bus/bus.ts';
 import type { DomainEvent } from '../../bus/events.ts';
 
 /**
@@ -37,6 +37,26 @@ export function recipientsOf(event: DomainEvent): string[] {
   }
 }
 
+/** Each user's topic name, kept: a fan-out names the same recipients' topics message after message. */
+const topics = new Map<string, string>();
+const TOPICS_KEPT = 100_000;
+
+function topicOf(userId: string): string {
+  let topic = topics.get(userId);
+  if (topic === undefined) {
+    if (topics.size >= TOPICS_KEPT) topics.clear();
+    topics.set(userId, (topic = userTopic(userId)));
+  }
+  return topic;
+}
+
+/** The ids once each, in order; the array itself when it has no repeats (the usual case: a conversation's members). */
+function unique(ids: string[]): string[] {
+  if (ids.length < 2) return ids;
+  const seen = new Set(ids);
+  return seen.size === ids.length ? ids : [...seen];
+}
+
 /**
  * Publish a committed event for its recipients: on each one's topic, or once on the fan-out
  * topic when there are many. On a user topic the copy drops the recipient list (the topic
@@ -44,14 +64,18 @@ export function recipientsOf(event: DomainEvent): string[] {
  * One object goes to every topic, so the bus and the gateway serialize it once.
  */
 export function publishEvent(bus: Bus, event: DomainEvent, log: FastifyBaseLogger): void {
-  const recipients = [...new Set(recipientsOf(event))];
+  const recipients = unique(recipientsOf(event));
   if (recipients.length === 0) return;
   // Publishing never fails the write that was already committed: clients resync by seq.
   const failed = (err: unknown) => log.warn({ err, type: event.type }, 'bus publish failed');
   if ('recipientIds' in event && recipients.length >= FANOUT_THRESHOLD) {
-    bus.publish(FANOUT_TOPIC, { ...event, recipientIds: recipients }).catch(failed);
+    const p = bus.publish(FANOUT_TOPIC, { ...event, recipientIds: recipients });
+    if (p !== PUBLISHED) p.catch(failed);
     return;
   }
   const wire: DomainEvent = 'recipientIds' in event ? { ...event, recipientIds: [] } : event;
-  for (const userId of recipients) bus.publish(userTopic(userId), wire).catch(failed);
+  for (const userId of recipients) {
+    const p = bus.publish(topicOf(userId), wire);
+    if (p !== PUBLISHED) p.catch(failed);
+  }
 }
