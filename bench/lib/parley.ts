@@ -127,6 +127,21 @@ export interface ParleyProcess extends Pinned {
   wsUrl: string;
 }
 
+/** How the benchmarks configure `parley serve`: this storage, this port, no rate limits, logs at warn. */
+export function parleyEnv(storage: Storage, port: number): NodeJS.ProcessEnv {
+  return {
+    PARLEY_PORT: String(port),
+    PARLEY_HOST: '127.0.0.1',
+    PARLEY_DATA_DIR: storage.dataDir,
+    DATABASE_URL: storage.databaseUrl ?? '',
+    REDIS_URL: '',
+    PARLEY_LOG_LEVEL: 'warn',
+    PARLEY_SENDS_PER_MINUTE: '1000000',
+    PARLEY_TYPING_PER_MINUTE: '1000000',
+    PARLEY_WS_AUTH_TIMEOUT_MS: '600000',
+  };
+}
+
 /**
  * `parley serve` pinned to the server core. Sends are not rate-limited (a benchmark is one
  * very busy user), and logs are at warn: per-request info lines would measure pino's pipe.
@@ -134,22 +149,7 @@ export interface ParleyProcess extends Pinned {
 export async function startParley(storage: Storage, options: { cpuProfDir?: string | undefined; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ParleyProcess> {
   const port = await freePort();
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])];
-  const proc = spawnPinned(SERVER_CORE, 'packages/cli/src/main.ts', {
-    nodeArgs,
-    args: ['serve'],
-    env: {
-      PARLEY_PORT: String(port),
-      PARLEY_HOST: '127.0.0.1',
-      PARLEY_DATA_DIR: storage.dataDir,
-      DATABASE_URL: storage.databaseUrl ?? '',
-      REDIS_URL: '',
-      PARLEY_LOG_LEVEL: 'warn',
-      PARLEY_SENDS_PER_MINUTE: '1000000',
-      PARLEY_TYPING_PER_MINUTE: '1000000',
-      PARLEY_WS_AUTH_TIMEOUT_MS: '600000',
-      ...options.env,
-    },
-  });
+  const proc = spawnPinned(SERVER_CORE, 'packages/cli/src/main.ts', { nodeArgs, args: ['serve'], env: { ...parleyEnv(storage, port), ...options.env } });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(async () => (await fetch(`${url}/v1/health`)).ok, 60_000, 'parley /v1/health');
