@@ -165,10 +165,12 @@ export function createHistory(db: Kysely<DB>, dialect: Dialect, conversations: C
      * The JSON of `{"pages": [{conversationId, messages} | {conversationId, error}]}` (the body
      * of POST /v1/sync/messages), in pieces to be written one after the other (joined into
      * one buffer, a body of megabytes cost a fresh allocation and its page faults, ~1.4 ms a
-     * batch of 500 KB, more than sending the pieces): each conversation's page exactly as GET …/messages answers
-     * it, in the order asked, all read at one point in time (SQLite: one read transaction, as
-     * every page is read in the same turn), with a not_found error in place of a conversation
-     * the caller may not read. Stops adding pages once the body reaches HISTORY_BATCH_BYTES.
+     * batch of 500 KB, more than sending the pieces): each conversation's page exactly as
+     * GET …/messages answers it, in the order asked, with a not_found error in place of a
+     * conversation the caller may not read. Each page is read by one statement, so it is
+     * consistent in itself; the pages are not one snapshot (a message may commit between
+     * two of them), which catch-up does not need: it pages by seq, and news arrives on the
+     * socket. Stops adding pages once the body reaches HISTORY_BATCH_BYTES.
      * Conversation ids are safe to write into JSON as they are (`Id` allows [A-Za-z0-9_-]).
      */
     async historyBatch(caller: Caller, request: HistoryBatchRequest): Promise<(Buffer | string)[]> {

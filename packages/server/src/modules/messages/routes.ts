@@ -44,7 +44,7 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
       schema: {
         tags,
         summary:
-          'History of many conversations in one request (a device catching up after a sync): for each conversation asked, in order, the page GET …/messages would answer with the same after/before and limit, or a not_found error; read at one point in time. A response that reaches the size budget (8 MiB) stops early: ask again for the conversations it left out',
+          'History of many conversations in one request (a device catching up after a sync): for each conversation asked, in order, the page GET …/messages would answer with the same after/before and limit, or a not_found error. A response that reaches the size budget (8 MiB) stops early: ask again for the conversations it left out',
         body: HistoryBatchBody,
         response: { 200: HistoryBatch },
       },
