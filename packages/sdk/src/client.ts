@@ -875,10 +875,15 @@ export class ParleyClient extends ParleyApi {
     const forward: HistoryBatchItem[] = [];
     const latest: HistoryBatchItem[] = [];
     for (const c of conversations) {
-      const t = this.timelines.get(c.id);
-      if (t?.known !== undefined) {
-        if (t.known < c.lastSeq) forward.push({ conversationId: c.id, after: t.known });
-      } else if (t?.known === undefined && !this.initialSyncDone && c.lastSeq > 0) {
+      const known = this.timelines.get(c.id)?.known;
+      if (known !== undefined) {
+        if (known < c.lastSeq) forward.push({ conversationId: c.id, after: known });
+      } else if (c.lastSeq === 0) {
+        continue;
+      } else if (this.initialSyncDone) {
+        // New since the last sync: all of it is news, from the start (as `fill` pages it).
+        forward.push({ conversationId: c.id, after: 0 });
+      } else {
         latest.push({ conversationId: c.id, before: c.lastSeq + 1 });
       }
     }

@@ -67,6 +67,9 @@ describe('SDK catch-up in batches [sqlite]', () => {
     const [big, ...rest] = friends;
     for (let i = 0; i < 205; i++) await post(big!.client, big!.dm, `big-${i}`);
     for (const f of rest.slice(0, 2)) for (let i = 0; i < 3; i++) await post(f.client, f.dm, `${f.username}-${i}`);
+    // And a group the reader was added to meanwhile: all of it is news.
+    const group = await rest[0]!.client.conversations.create({ type: 'group', title: 'while away', memberIds: [reader.id] });
+    for (let i = 0; i < 2; i++) await post(rest[0]!.client, group.id, `group-${i}`);
     const announced: string[] = [];
     reader.client.on('message', (e, content) => announced.push(content?.type === 'text' ? content.text : '?'));
     rec.lines.length = 0;
@@ -77,10 +80,12 @@ describe('SDK catch-up in batches [sqlite]', () => {
     expect(texts(reader.client, big!.dm)).toEqual([`${big!.username}-before`, ...Array.from({ length: 205 }, (_, i) => `big-${i}`)]);
     for (const f of rest.slice(0, 2)) expect(texts(reader.client, f.dm)).toEqual([`${f.username}-before`, ...[0, 1, 2].map((i) => `${f.username}-${i}`)]);
     expect(texts(reader.client, rest[2]!.dm)).toEqual([`${rest[2]!.username}-before`]);
+    expect(texts(reader.client, group.id)).toEqual(['group-0', 'group-1']);
     // Each missed message announced once.
-    expect(announced).toHaveLength(205 + 6);
-    expect(new Set(announced).size).toBe(announced.length);
-    // One batch for the three conversations; a page of its own only for what the batch's page could not hold.
+    const texted = announced.filter((t) => t !== '?');
+    expect(texted).toHaveLength(205 + 6 + 2);
+    expect(new Set(texted).size).toBe(texted.length);
+    // One batch for the four conversations; a page of its own only for what the batch's page could not hold.
     expect(rec.batches()).toHaveLength(1);
     expect(rec.pages()).toEqual([`GET /v1/conversations/${big!.dm}/messages?after=201&limit=200`]);
   });
