@@ -146,6 +146,14 @@ export class Api {
   put = <T = any>(path: string, body: unknown, token?: string) => this.call<T>('PUT', path, { body, token });
   delete = <T = any>(path: string, token?: string, body?: unknown) => this.call<T>('DELETE', path, { token, body });
 
+  /** `a` asks `b` to connect and `b` accepts: the two are connections (throws if either step fails). */
+  async connect(a: { id: string; token: string }, b: { id: string; token: string }): Promise<void> {
+    const asked = await this.post(`/v1/connections/${b.id}`, {}, a.token);
+    if (asked.status >= 300) throw new Error(`connection request failed: ${asked.status} ${JSON.stringify(asked.body)}`);
+    const accepted = await this.post(`/v1/connections/${a.id}/accept`, {}, b.token);
+    if (accepted.status >= 300) throw new Error(`connection accept failed: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+  }
+
   /** Sign up a user with a unique name; returns what a client keeps. */
   async signUp(prefix = 'user', extra: Record<string, unknown> = {}): Promise<{ id: string; username: string; token: string; sessionId: string }> {
     const username = `${prefix}_${Math.random().toString(36).slice(2, 10)}`.slice(0, 32);
