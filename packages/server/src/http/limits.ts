@@ -31,7 +31,6 @@ export type InputLimits = { [K in keyof typeof INPUT_LIMITS]: number };
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const refuse = (limit: string, message: string, data: Record<string, unknown> = {}) =>
   new AppError('invalid_request', message, { data: { limit, ...data } });
@@ -144,7 +143,9 @@ function checkString(value: string, path: readonly (string | number)[], limits: 
     const where = fieldOf(path) + suffix;
     throw refuse('nul', `${where}: may not contain NUL characters`, { field: where });
   }
-  if (LONE_SURROGATE.test(value)) {
+  // A lone surrogate (ES2024's isWellFormed: a one-byte string answers at once, where a
+  // regular expression walked every character of every string of every frame).
+  if (!value.isWellFormed()) {
     const where = fieldOf(path) + suffix;
     throw refuse('unicode', `${where}: is not well-formed Unicode (lone surrogate)`, { field: where });
   }

@@ -76,6 +76,11 @@ describe('input limits', () => {
     expect(limitOf(() => parseJsonStrict('{"a":"\\ud800"}'))).toBe('unicode');
     expect(limitOf(() => parseJsonStrict('{"a":"\\udc00x"}'))).toBe('unicode');
     expect(limitOf(() => parseJsonStrict('{"a":"\\ud83d\\ude00"}'))).toBeUndefined();
+    // Every way a surrogate can be alone, and pairs around it.
+    for (const bad of ['\\ude00\\ud83d', 'x\\ud83d', '\\ud83d\\ude00\\ud83d', '\\ud83d\\ud83d\\ude00', 'é\\udfff', '\\ud83d\\ude00\\ude00']) {
+      expect(limitOf(() => parseJsonStrict(`{"a":"${bad}"}`)), bad).toBe('unicode');
+    }
+    expect(limitOf(() => parseJsonStrict('{"a":"é\\ud83d\\ude00\\ud83c\\udf89x"}'))).toBeUndefined();
     expect(limitOf(() => parseJsonStrict(JSON.stringify({ a: 'x'.repeat(INPUT_LIMITS.stringChars + 1) })))).toBe('string');
     expect(limitOf(() => parseJsonStrict(JSON.stringify({ a: new Array(INPUT_LIMITS.arrayItems + 1).fill(0) })))).toBe('array');
     expect(limitOf(() => parseJsonStrict(JSON.stringify(Object.fromEntries(Array.from({ length: INPUT_LIMITS.objectKeys + 1 }, (_, i) => [`k${i}`, i])))))).toBe('keys');
