@@ -2,8 +2,8 @@
  * The server's instructions per delivery in a W3-like fan-out, counted by valgrind's
  * callgrind: `npm run bench:icount [-- groups size]` (default 20 groups of 10; needs Debian's
  * `valgrind`). Timings on this VM move 20–60% within the hour with nothing changed, which
- * hides a change worth 5%; an instruction count moves a few percent between runs (the group
- * commit's batches depend on timing), so two or three runs of each side tell a change apart.
+ * hides a change worth 5%; an instruction count spreads over ~10% between runs (the group
+ * commit's batches depend on timing), so several runs of each side tell a change apart.
  * Only user-space instructions are counted (not the kernel's socket writes or fsyncs), and
  * under valgrind the server runs ~30× slower, so its batches are bigger than at full speed:
  * compare two builds with it, never read it as a speed.
