@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startTestServer, type TestServer } from '@parley/server/testing';
 import { batchSize } from '../src/client.ts';
 import { ParleyClient, type FetchLike } from '../src/index.ts';
-import { signedUpClient } from './support.ts';
+import { signedUpClient, suiteServer } from './support.ts';
 
 /** A fetch that records each request as `METHOD /path?query`, and can refuse some. */
 function recordingFetch(refuse: (line: string) => boolean = () => false) {
@@ -27,24 +26,17 @@ const post = (client: ParleyClient, conversationId: string, text: string) =>
  * ends up with everything, in order, exactly once.
  */
 describe('SDK catch-up in batches [sqlite]', () => {
-  let t: TestServer;
-  const clients: ParleyClient[] = [];
-  beforeAll(async () => {
-    t = await startTestServer('sqlite');
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await t?.close();
-  });
+  const suite = suiteServer('sqlite');
+  const { clients } = suite;
 
   /** A reader with a direct conversation with each of `n` friends. */
   async function circle(n: number, readerOptions: { pageSize?: number; refuse?: (line: string) => boolean } = {}) {
     const rec = recordingFetch(readerOptions.refuse);
-    const reader = await signedUpClient(t, 'cu_r', { fetch: rec.fetch, pageSize: readerOptions.pageSize });
+    const reader = await signedUpClient(suite.t, 'cu_r', { fetch: rec.fetch, pageSize: readerOptions.pageSize });
     clients.push(reader.client);
     const friends = [];
     for (let i = 0; i < n; i++) {
-      const f = await signedUpClient(t, `cu_f${i}`);
+      const f = await signedUpClient(suite.t, `cu_f${i}`);
       clients.push(f.client);
       await f.client.connections.request(reader.id);
       await reader.client.connections.accept(f.id);
@@ -82,7 +74,7 @@ describe('SDK catch-up in batches [sqlite]', () => {
     expect(texts(reader.client, rest[2]!.dm)).toEqual([`${rest[2]!.username}-before`]);
     expect(texts(reader.client, group.id)).toEqual(['group-0', 'group-1']);
     // Each missed message announced once.
-    const texted = announced.filter((t) => t !== '?');
+    const texted = announced.filter((text) => text !== '?');
     expect(texted).toHaveLength(205 + 6 + 2);
     expect(new Set(texted).size).toBe(texted.length);
     // One batch for the four conversations; a page of its own only for what the batch's page could not hold.
@@ -94,7 +86,7 @@ describe('SDK catch-up in batches [sqlite]', () => {
     const { friends, reader: r } = await circle(3);
     for (const f of friends) for (let i = 1; i <= 5; i++) await post(f.client, f.dm, `${f.username}-${i}`);
     const rec = recordingFetch();
-    const fresh = new ParleyClient({ baseUrl: t.url, token: r.client.token, WebSocket: WebSocket as never, pageSize: 3, fetch: rec.fetch });
+    const fresh = new ParleyClient({ baseUrl: suite.t.url, token: r.client.token, WebSocket: WebSocket as never, pageSize: 3, fetch: rec.fetch });
     clients.push(fresh);
     const announced: string[] = [];
     fresh.on('message', (e) => announced.push(e.clientId));

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestServer, type TestServer } from '@parley/server/testing';
+import { describe, expect, it } from 'vitest';
+import { DIALECTS } from '@parley/server/testing';
 import { ApiError, isMutedNow, type ParleyClient } from '../src/index.ts';
-import { eventually, signedUpClient } from './support.ts';
+import { eventually, signedUpClient, suiteServer } from './support.ts';
 
 async function failure(p: Promise<unknown>): Promise<ApiError> {
   try {
@@ -19,18 +19,11 @@ const textOf = (b: Uint8Array) => new TextDecoder().decode(b);
 /** Issue 4 through the SDK: group info, my settings, invites, files, voice notes, forwarding, edit history, mentions. */
 for (const dialect of DIALECTS) {
   describe(`SDK conversation features [${dialect}]`, () => {
-    let t: TestServer;
-    const clients: ParleyClient[] = [];
-    beforeAll(async () => {
-      t = await startTestServer(dialect, { retentionSweepIntervalMs: 3_600_000 });
-    });
-    afterAll(async () => {
-      for (const c of clients) c.disconnect();
-      await t?.close();
-    });
+    const suite = suiteServer(dialect, { retentionSweepIntervalMs: 3_600_000 });
+    const { clients } = suite;
 
     async function user(prefix: string) {
-      const u = await signedUpClient(t, prefix);
+      const u = await signedUpClient(suite.t, prefix);
       clients.push(u.client);
       return u;
     }
@@ -210,7 +203,7 @@ for (const dialect of DIALECTS) {
       const past = await ada.client.waitForAck((await ada.client.sendText(dm.id, 'already gone')).clientId);
       await ada.client.waitForAck((await ada.client.sendText(dm.id, 'still here')).clientId);
       // Time passes on the server (the sweeper is idle in this suite): one expires in a moment, one has expired.
-      const db = t.server.ctx.db;
+      const db = suite.t.server.ctx.db;
       await db.updateTable('messages').set({ expires_at: new Date(Date.now() + 1500).toISOString() }).where('id', '=', soon.id).execute();
       await db.updateTable('messages').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', past.id).execute();
 

@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '@parley/server/testing';
-import { ApiError, type ParleyClient } from '../src/index.ts';
-import { eventually, signedUpClient } from './support.ts';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../src/index.ts';
+import { eventually, signedUpClient, suiteServer } from './support.ts';
 
 describe('SDK under rate limits [sqlite]', () => {
-  let t: TestServer;
-  const clients: ParleyClient[] = [];
-  beforeAll(async () => {
-    t = await startTestServer('sqlite', { sendsPerMinute: 2 });
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await t?.close();
-  });
+  const suite = suiteServer('sqlite', { sendsPerMinute: 2 });
+  const { clients } = suite;
 
   it('throws rate_limited with status 429 and retryAfter over HTTP', async () => {
-    const a = await signedUpClient(t, 'rl_a');
-    const b = await signedUpClient(t, 'rl_b');
+    const a = await signedUpClient(suite.t, 'rl_a');
+    const b = await signedUpClient(suite.t, 'rl_b');
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
     const dm = await a.client.conversations.create({ type: 'direct', userId: b.id });
@@ -33,8 +25,8 @@ describe('SDK under rate limits [sqlite]', () => {
   });
 
   it('keeps a rate-limited send pending (to retry after the wait) instead of failing it', async () => {
-    const a = await signedUpClient(t, 'rl_c');
-    const b = await signedUpClient(t, 'rl_d');
+    const a = await signedUpClient(suite.t, 'rl_c');
+    const b = await signedUpClient(suite.t, 'rl_d');
     clients.push(a.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '@parley/server/testing';
+import { describe, expect, it } from 'vitest';
 import type { Envelope, PlainContent } from '@parley/protocol';
 import type { ParleyClient } from '../src/index.ts';
-import { eventually, filteredWebSocket, signedUpClient, startRelay } from './support.ts';
+import { eventually, filteredWebSocket, signedUpClient, startRelay, suiteServer } from './support.ts';
 
 /** Everything a client announced, in order. */
 function record(client: ParleyClient) {
@@ -17,19 +16,12 @@ const text = (t: string): PlainContent => ({ type: 'text', text: t });
 
 // Socket behaviour does not depend on the database: SQLite covers it (restarts run on both, in restart.test.ts).
 describe('SDK realtime [sqlite]', () => {
-  let t: TestServer;
-  const clients: ParleyClient[] = [];
-  beforeAll(async () => {
-    t = await startTestServer('sqlite');
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await t?.close();
-  });
+  const suite = suiteServer('sqlite');
+  const { clients } = suite;
 
   async function pair() {
-    const a = await signedUpClient(t, 'rt_a');
-    const b = await signedUpClient(t, 'rt_b');
+    const a = await signedUpClient(suite.t, 'rt_a');
+    const b = await signedUpClient(suite.t, 'rt_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -70,9 +62,9 @@ describe('SDK realtime [sqlite]', () => {
   });
 
   it('passes typing on, and reconnects by itself after the connection is cut, missing nothing', async () => {
-    const relay = await startRelay(t.url);
+    const relay = await startRelay(suite.t.url);
     const a = await signedUpClient(relay, 'cut_a');
-    const b = await signedUpClient(t, 'cut_b');
+    const b = await signedUpClient(suite.t, 'cut_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -109,10 +101,10 @@ describe('SDK realtime [sqlite]', () => {
   });
 
   it('notices a silent, half-open connection by its heartbeat and reconnects', async () => {
-    const relay = await startRelay(t.url);
+    const relay = await startRelay(suite.t.url);
     // HTTP keep-alive connections through the relay freeze too: a short timeout lets the resync retry on a fresh one.
     const a = await signedUpClient(relay, 'hb_a', { pingIntervalMs: 200, pongTimeoutMs: 300, httpTimeoutMs: 1500 });
-    const b = await signedUpClient(t, 'hb_b');
+    const b = await signedUpClient(suite.t, 'hb_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -130,8 +122,8 @@ describe('SDK realtime [sqlite]', () => {
   it('fills a gap: a lost frame is fetched before what follows it is applied', async () => {
     let dropClientId: string | null = null;
     const Lossy = filteredWebSocket((frame) => (frame.type === 'message' && (frame.envelope as Envelope).clientId === dropClientId ? 'drop' : 'pass'));
-    const a = await signedUpClient(t, 'gap_a', { WebSocket: Lossy as never });
-    const b = await signedUpClient(t, 'gap_b');
+    const a = await signedUpClient(suite.t, 'gap_a', { WebSocket: Lossy as never });
+    const b = await signedUpClient(suite.t, 'gap_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -162,8 +154,8 @@ describe('SDK realtime [sqlite]', () => {
       }
       return fetch(input, init);
     };
-    const a = await signedUpClient(t, 'gapr_a', { WebSocket: Lossy as never, fetch: flaky as never });
-    const b = await signedUpClient(t, 'gapr_b');
+    const a = await signedUpClient(suite.t, 'gapr_a', { WebSocket: Lossy as never, fetch: flaky as never });
+    const b = await signedUpClient(suite.t, 'gapr_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -195,8 +187,8 @@ describe('SDK realtime [sqlite]', () => {
       }
       return 'pass';
     });
-    const a = await signedUpClient(t, 'dup_a', { WebSocket: Crashy as never });
-    const b = await signedUpClient(t, 'dup_b');
+    const a = await signedUpClient(suite.t, 'dup_a', { WebSocket: Crashy as never });
+    const b = await signedUpClient(suite.t, 'dup_b');
     clients.push(a.client, b.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -240,9 +232,9 @@ describe('SDK realtime [sqlite]', () => {
   });
 
   it('keeps a message written offline pending past maxSendAttempts, and sends it once back online', async () => {
-    const relay = await startRelay(t.url);
+    const relay = await startRelay(suite.t.url);
     const a = await signedUpClient(relay, 'off_a', { maxSendAttempts: 2 });
-    const b = await signedUpClient(t, 'off_b');
+    const b = await signedUpClient(suite.t, 'off_b');
     clients.push(a.client);
     await a.client.connections.request(b.id);
     await b.client.connections.accept(a.id);
@@ -271,7 +263,7 @@ describe('SDK realtime [sqlite]', () => {
     const { WebSocket } = await import('ws');
     const { a, b } = await pair();
     const dm = await a.client.openDirect(b.id);
-    const relay = await startRelay(t.url);
+    const relay = await startRelay(suite.t.url);
     relay.pause();
     const persistence = new MemoryOutboxPersistence();
     // The first "tab" cannot reach the server: the send stays pending in its outbox.
@@ -280,7 +272,7 @@ describe('SDK realtime [sqlite]', () => {
     await eventually(async () => (await persistence.load()).some((e) => e.clientId === entry.clientId && e.error?.code === 'network_error' && e.state === 'pending'), 'a failed attempt');
     before.disconnect();
 
-    const after = new ParleyClient({ baseUrl: t.url, token: a.client.token, outbox: persistence, WebSocket: WebSocket as never });
+    const after = new ParleyClient({ baseUrl: suite.t.url, token: a.client.token, outbox: persistence, WebSocket: WebSocket as never });
     clients.push(after);
     await after.connect();
     const ack = await after.waitForAck(entry.clientId);
@@ -293,7 +285,7 @@ describe('SDK realtime [sqlite]', () => {
 
   it('folds edits, reactions (toggled), unsends and system events into the store', async () => {
     const { a, b } = await pair();
-    const c = await signedUpClient(t, 'fold_c');
+    const c = await signedUpClient(suite.t, 'fold_c');
     clients.push(c.client);
     await a.client.connections.request(c.id);
     await c.client.connections.accept(a.id);
@@ -337,7 +329,7 @@ describe('SDK realtime [sqlite]', () => {
     // A fresh client of A folds the same from history alone.
     const { ParleyClient } = await import('../src/index.ts');
     const { WebSocket } = await import('ws');
-    const again = new ParleyClient({ baseUrl: t.url, token: a.client.token, WebSocket: WebSocket as never });
+    const again = new ParleyClient({ baseUrl: suite.t.url, token: a.client.token, WebSocket: WebSocket as never });
     clients.push(again);
     await again.connect();
     const fresh = again.store.getMessages(group.id).find((m) => m.id === m1.id)!;
@@ -374,8 +366,8 @@ describe('SDK realtime [sqlite]', () => {
         return JSON.parse(Buffer.from(content.data, 'base64').toString()) as PlainContent;
       },
     };
-    const a2 = new ParleyClient({ baseUrl: t.url, token: a.client.token, WebSocket: WebSocket as never, codec: opaque });
-    const b2 = new ParleyClient({ baseUrl: t.url, token: b.client.token, WebSocket: WebSocket as never, codec: opaque });
+    const a2 = new ParleyClient({ baseUrl: suite.t.url, token: a.client.token, WebSocket: WebSocket as never, codec: opaque });
+    const b2 = new ParleyClient({ baseUrl: suite.t.url, token: b.client.token, WebSocket: WebSocket as never, codec: opaque });
     clients.push(a2, b2);
     await Promise.all([a2.connect(), b2.connect()]);
     const sent = await a2.waitForAck((await a2.sendText(dm.id, 'sealed')).clientId);
@@ -390,7 +382,7 @@ describe('SDK realtime [sqlite]', () => {
 
   it('drops a conversation I was removed from, live and through sync', async () => {
     const { a, b } = await pair();
-    const c = await signedUpClient(t, 'rm_c');
+    const c = await signedUpClient(suite.t, 'rm_c');
     clients.push(c.client);
     await a.client.connections.request(c.id);
     await c.client.connections.accept(a.id);
@@ -414,7 +406,7 @@ describe('SDK realtime [sqlite]', () => {
 
   it('hides messages from people I blocked in groups, and shows them again after unblocking', async () => {
     const { a, b } = await pair();
-    const c = await signedUpClient(t, 'blk_c');
+    const c = await signedUpClient(suite.t, 'blk_c');
     clients.push(c.client);
     await a.client.connections.request(c.id);
     await c.client.connections.accept(a.id);
@@ -451,7 +443,7 @@ describe('SDK realtime [sqlite]', () => {
     const { a } = await pair();
     const { ParleyClient } = await import('../src/index.ts');
     const { WebSocket } = await import('ws');
-    const phone = new ParleyClient({ baseUrl: t.url, WebSocket: WebSocket as never, reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
+    const phone = new ParleyClient({ baseUrl: suite.t.url, WebSocket: WebSocket as never, reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
     clients.push(phone);
     await phone.accounts.signIn({ username: a.username, password: 'correct horse battery', deviceName: 'phone' });
     const revoked = new Promise<void>((resolve) => phone.on('session.revoked', () => resolve()));
@@ -470,7 +462,7 @@ describe('SDK realtime [sqlite]', () => {
     for (let i = 1; i <= 7; i++) await a.client.messages.post(dm.id, { clientId: `p-${i}`, kind: 'message', content: { encoding: 'plain', data: JSON.stringify(text(`m${i}`)) } });
     const { ParleyClient } = await import('../src/index.ts');
     const { WebSocket } = await import('ws');
-    const reader = new ParleyClient({ baseUrl: t.url, token: b.client.token, WebSocket: WebSocket as never, pageSize: 3 });
+    const reader = new ParleyClient({ baseUrl: suite.t.url, token: b.client.token, WebSocket: WebSocket as never, pageSize: 3 });
     clients.push(reader);
     const announced: string[] = [];
     reader.on('message', (e) => announced.push(e.clientId));
@@ -500,13 +492,13 @@ describe('SDK realtime [sqlite]', () => {
     expect(a.client.token).toBeNull();
     expect(a.client.store.getSnapshot().conversations).toEqual([]);
     expect(a.client.store.getMessages(dm.id)).toEqual([]);
-    await expect(new ParleyApi({ baseUrl: t.url, token }).me.get()).rejects.toBeInstanceOf(ApiError);
+    await expect(new ParleyApi({ baseUrl: suite.t.url, token }).me.get()).rejects.toBeInstanceOf(ApiError);
   });
 
   it('refuses a bad token on connect with ApiError unauthorized', async () => {
     const { ParleyClient } = await import('../src/index.ts');
     const { WebSocket } = await import('ws');
-    const client = new ParleyClient({ baseUrl: t.url, token: 'not-a-real-token', WebSocket: WebSocket as never });
+    const client = new ParleyClient({ baseUrl: suite.t.url, token: 'not-a-real-token', WebSocket: WebSocket as never });
     await expect(client.connect()).rejects.toMatchObject({ code: 'unauthorized' });
     expect(client.connectionState).toBe('offline');
   });

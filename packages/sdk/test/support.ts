@@ -1,7 +1,8 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { ParleyClient, type ParleyClientOptions } from '../src/index.ts';
-import type { TestServer } from '@parley/server/testing';
+import { startTestServer, type TestServer } from '@parley/server/testing';
 
 let counter = 0;
 
@@ -30,6 +31,29 @@ export async function eventually<T>(check: () => T | Promise<T>, what = 'conditi
 }
 
 export type { TestServer };
+
+/**
+ * The server of a describe block: started before its tests, closed after them, and the
+ * clients its tests open (push them to `clients`) disconnected first.
+ */
+export function suiteServer(...args: Parameters<typeof startTestServer>): { readonly t: TestServer; clients: ParleyClient[] } {
+  let server: TestServer | undefined;
+  const clients: ParleyClient[] = [];
+  beforeAll(async () => {
+    server = await startTestServer(...args);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await server?.close();
+  });
+  return {
+    clients,
+    get t() {
+      if (!server) throw new Error('the suite server is not started yet (use it inside a test)');
+      return server;
+    },
+  };
+}
 
 /**
  * A TCP relay in front of the server: `cut()` drops every connection through it at once,

@@ -117,6 +117,10 @@ export interface Reply<T = any> {
   headers: Headers;
 }
 
+/** The content of a plain text message, as the SDK writes it. */
+export const plainText = (text: string) => ({ encoding: 'plain', data: JSON.stringify({ type: 'text', text }) });
+let sent = 0;
+
 /** A plain HTTP client over fetch, the way any client would call the API. */
 export class Api {
   constructor(readonly base: string) {}
@@ -145,6 +149,13 @@ export class Api {
   patch = <T = any>(path: string, body: unknown, token?: string) => this.call<T>('PATCH', path, { body, token });
   put = <T = any>(path: string, body: unknown, token?: string) => this.call<T>('PUT', path, { body, token });
   delete = <T = any>(path: string, token?: string, body?: unknown) => this.call<T>('DELETE', path, { token, body });
+
+  /** Send a message (`content` defaults to a plain text) with a fresh clientId; its seq (throws unless 201). */
+  async send(sender: { token: string }, conversationId: string, content: { encoding: string; data: string } = plainText('x')): Promise<number> {
+    const res = await this.post(`/v1/conversations/${conversationId}/messages`, { clientId: `t-${Date.now().toString(36)}-${sent++}`, kind: 'message', content }, sender.token);
+    if (res.status !== 201) throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.seq as number;
+  }
 
   /** `a` asks `b` to connect and `b` accepts: the two are connections (throws if either step fails). */
   async connect(a: { id: string; token: string }, b: { id: string; token: string }): Promise<void> {

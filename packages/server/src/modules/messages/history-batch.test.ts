@@ -10,9 +10,6 @@ interface Page {
   error?: { code: string; message: string };
 }
 
-const text = (t: string) => ({ encoding: 'plain', data: JSON.stringify({ type: 'text', text: t }) });
-let n = 0;
-const cid = () => `hb-${Date.now().toString(36)}-${n++}`;
 
 /**
  * POST /v1/sync/messages: the pages of many conversations in one request. Each page must be
@@ -44,11 +41,7 @@ for (const dialect of DIALECTS) {
       return res.body.messages as unknown[];
     };
     const connect = (a: U, b: U) => t.api.connect(a, b);
-    const send = async (u: U, conv: string, content = text('x')) => {
-      const res = await t.api.post(`/v1/conversations/${conv}/messages`, { clientId: cid(), kind: 'message', content }, u.token);
-      expect(res.status).toBe(201);
-      return res.body.seq as number;
-    };
+    const send = (u: U, conv: string, content?: { encoding: string; data: string }) => t.api.send(u, conv, content);
 
     beforeAll(async () => {
       t = await startTestServer(dialect);

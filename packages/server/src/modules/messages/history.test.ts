@@ -3,9 +3,6 @@ import { DIALECTS, startTestServer, type TestServer } from '../../../test/harnes
 
 type U = Awaited<ReturnType<TestServer['api']['signUp']>>;
 
-const text = (t: string) => ({ encoding: 'plain', data: JSON.stringify({ type: 'text', text: t }) });
-let n = 0;
-const cid = () => `h-${Date.now().toString(36)}-${n++}`;
 
 /**
  * History pages read the caller's joined_seq inside the page query and ask for the
@@ -34,11 +31,7 @@ for (const dialect of DIALECTS) {
       });
     };
     const connect = (a: U, b: U) => t.api.connect(a, b);
-    const send = async (u: U) => {
-      const res = await t.api.post(`/v1/conversations/${conv}/messages`, { clientId: cid(), kind: 'message', content: text('x') }, u.token);
-      expect(res.status).toBe(201);
-      return res.body.seq as number;
-    };
+    const send = (u: U) => t.api.send(u, conv);
 
     beforeAll(async () => {
       t = await startTestServer(dialect);
