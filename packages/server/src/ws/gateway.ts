@@ -206,31 +206,38 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   // ---- bus → sockets ------------------------------------------------------------------
 
-  function shared(event: DomainEvent, build: () => ServerFrame): TextFrame {
+  /** The events every recipient gets the same frame of. */
+  type SharedEvent = Extract<DomainEvent, { type: 'message' | 'conversation.removed' | 'marker' | 'typing' | 'presence' }>;
+
+  /** What the socket says of a shared event (a plain function: no builder closure per recipient). */
+  function frameOf(event: SharedEvent): ServerFrame {
+    switch (event.type) {
+      case 'message':
+        return { type: 'message', envelope: event.envelope };
+      case 'conversation.removed':
+        return { type: 'conversation.removed', conversationId: event.conversationId };
+      case 'marker':
+        return { type: 'marker', conversationId: event.conversationId, userId: event.userId, kind: event.kind, seq: event.seq };
+      case 'typing':
+        return { type: 'typing', conversationId: event.conversationId, userId: event.userId, active: event.active };
+      case 'presence':
+        return { type: 'presence', userId: event.userId, status: event.status, lastSeenAt: event.lastSeenAt };
+    }
+  }
+
+  function shared(event: SharedEvent): TextFrame {
     let data = frames.get(event);
     if (data === undefined) {
       // Encoded and framed once too: a string would be measured, UTF-8 encoded and framed again for every socket.
-      data = textFrame(JSON.stringify(build()));
+      data = textFrame(JSON.stringify(frameOf(event)));
       frames.set(event, data);
     }
     return data;
   }
 
-  /** `shared` for a message, without a builder function for each recipient. */
-  function messageFrame(event: Extract<DomainEvent, { type: 'message' }>): TextFrame {
-    let data = frames.get(event);
-    if (data === undefined) {
-      data = textFrame(JSON.stringify({ type: 'message', envelope: event.envelope } satisfies ServerFrame));
-      frames.set(event, data);
-    }
-    return data;
-  }
-
-  /** Write a shared frame to every joined socket of `local` (but `skip`); returns how many got it. */
-  function writeAll(local: LocalUser, data: TextFrame, skip?: string): number {
-    let n = 0;
-    for (const c of local.connections) if (c.joined && c.id !== skip && write(c, data)) n++;
-    return n;
+  /** Write a shared frame to every joined socket of `local`. */
+  function writeAll(local: LocalUser, data: TextFrame): void {
+    for (const c of local.connections) if (c.joined) write(c, data);
   }
 
   /** An event arrived on `userId`'s topic: write it to that user's sockets here. */
@@ -244,7 +251,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
         let frame: TextFrame | undefined;
         for (const c of local.connections) {
           if (!c.joined || c.id === event.origin) continue;
-          frame ??= messageFrame(event);
+          frame ??= shared(event);
           if (write(c, frame)) n++;
         }
         if (n > 0) metrics.messagesDelivered.inc(n);
@@ -267,26 +274,12 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
         track(work);
         return;
       }
-      case 'conversation.removed': {
-        const data = shared(event, () => ({ type: 'conversation.removed', conversationId: event.conversationId }));
-        writeAll(local, data);
+      case 'conversation.removed':
+      case 'marker':
+      case 'typing':
+      case 'presence':
+        writeAll(local, shared(event));
         return;
-      }
-      case 'marker': {
-        const data = shared(event, () => ({ type: 'marker', conversationId: event.conversationId, userId: event.userId, kind: event.kind, seq: event.seq }));
-        writeAll(local, data);
-        return;
-      }
-      case 'typing': {
-        const data = shared(event, () => ({ type: 'typing', conversationId: event.conversationId, userId: event.userId, active: event.active }));
-        writeAll(local, data);
-        return;
-      }
-      case 'presence': {
-        const data = shared(event, () => ({ type: 'presence', userId: event.userId, status: event.status, lastSeenAt: event.lastSeenAt }));
-        writeAll(local, data);
-        return;
-      }
       case 'session.revoked': {
         for (const c of local.connections) {
           if (c.caller?.sessionId !== event.sessionId) continue;

@@ -183,7 +183,7 @@ export function createHistory(db: Kysely<DB>, dialect: Dialect, conversations: C
         const head = `${i === 0 ? '' : ','}{"conversationId":"${c.conversationId}"`;
         if (items === null) parts.push(`${head},"error":{"code":"not_found","message":"no such conversation"}}`);
         else parts.push(`${head},"messages":[`, items, ']}');
-        bytes += items?.length ?? 0;
+        if (items !== null) bytes += typeof items === 'string' ? Buffer.byteLength(items) : items.length;
       }
       parts.push(']}');
       return parts;
