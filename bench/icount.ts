@@ -15,7 +15,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Api, freshStorage, openStorage, parleyEnv, pool, seedUsers } from './lib/parley.ts';
+import { Api, freshStorage, openStorage, parleyEnv, pool, seedUsers, SERVER_NODE_ARGS } from './lib/parley.ts';
 import { call, freePort, LOAD_CORE, ROOT, spawnPinned, waitFor } from './lib/proc.ts';
 
 const GROUPS = Number(process.argv[2] ?? 20);
@@ -35,7 +35,7 @@ const port = await freePort();
 const outDir = mkdtempSync(path.join(tmpdir(), 'parley-icount-'));
 const server = spawn(
   'taskset',
-  ['-c', '0', 'valgrind', '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${outDir}/cg.%p`, process.execPath, '--import', 'tsx', 'packages/cli/src/main.ts', 'serve'],
+  ['-c', '0', 'valgrind', '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${outDir}/cg.%p`, process.execPath, ...SERVER_NODE_ARGS, '--import', 'tsx', 'packages/cli/src/main.ts', 'serve'],
   {
     cwd: ROOT,
     env: { ...process.env, ...parleyEnv(storage, port) },

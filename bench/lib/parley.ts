@@ -3,14 +3,14 @@
  * operator starts it (`parley serve`, configured by environment), and a small HTTP client.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hash } from '@node-rs/argon2';
 import pg from 'pg';
 import { openDatabase, type Database } from '@parley/server';
 import { uuidv7, nowIso } from '../../packages/server/src/ids.ts';
-import { freePort, spawnPinned, SERVER_CORE, waitFor, type Pinned } from './proc.ts';
+import { freePort, ROOT, spawnPinned, SERVER_CORE, waitFor, type Pinned } from './proc.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export const PG_URL = process.env.PARLEY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -143,12 +143,22 @@ export function parleyEnv(storage: Storage, port: number): NodeJS.ProcessEnv {
 }
 
 /**
- * `parley serve` pinned to the server core. Sends are not rate-limited (a benchmark is one
- * very busy user), and logs are at warn: per-request info lines would measure pino's pipe.
+ * The node flags `npm start` runs the server with (package.json's start script, between
+ * `node` and `--import`): the benchmarks run the server as an operator's `npm start` does.
+ */
+export const SERVER_NODE_ARGS: string[] = (() => {
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  return start.slice(start.indexOf('node') + 1, start.indexOf('--import'));
+})();
+
+/**
+ * `parley serve` pinned to the server core, with the node flags of `npm start`. Sends are
+ * not rate-limited (a benchmark is one very busy user), and logs are at warn: per-request
+ * info lines would measure pino's pipe.
  */
 export async function startParley(storage: Storage, options: { cpuProfDir?: string | undefined; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ParleyProcess> {
   const port = await freePort();
-  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])];
+  const nodeArgs = [...SERVER_NODE_ARGS, ...(options.nodeArgs ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])];
   const proc = spawnPinned(SERVER_CORE, 'packages/cli/src/main.ts', { nodeArgs, args: ['serve'], env: { ...parleyEnv(storage, port), ...options.env } });
   const url = `http://127.0.0.1:${port}`;
   try {
