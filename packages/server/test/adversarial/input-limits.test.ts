@@ -64,6 +64,51 @@ describe('input limits', () => {
     expect(limitOf(() => scanJson('{"a":"a","b":"a"}'))).toBeUndefined();
   });
 
+  it('finds where a string ends past escaped quotes and backslashes', () => {
+    // A value ending in an escaped backslash: its closing quote is real, the next key is a duplicate.
+    expect(limitOf(() => scanJson('{"a":"x\\\\","a":1}'))).toBe('duplicate_key');
+    expect(limitOf(() => scanJson('{"a":"\\"","a":1}'))).toBe('duplicate_key');
+    // An escaped quote does not end the string: `"b":1` is inside it.
+    expect(limitOf(() => scanJson('{"a":"\\",\\"a\\":1","b":1}'))).toBeUndefined();
+    expect(limitOf(() => scanJson('{"k\\\\":1,"k\\\\":2}'))).toBe('duplicate_key');
+    expect(limitOf(() => scanJson('{"k\\\\":1,"k":2}'))).toBeUndefined();
+  });
+
+  it('refuses a duplicate among many keys, and keeps each object\'s keys its own', () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    const object = (names: string[]) => `{${names.map((k) => `"${k}":0`).join(',')}}`;
+    expect(limitOf(() => scanJson(object(keys)))).toBeUndefined();
+    for (const at of [1, 10, 15, 16, 17, 39]) {
+      expect(limitOf(() => scanJson(object([...keys.slice(0, at), keys[3]!, ...keys.slice(at)]))), String(at)).toBe('duplicate_key');
+    }
+    // A key that came after the object had many, repeated later.
+    for (const k of [16, 17, 30, 39]) expect(limitOf(() => scanJson(object([...keys, keys[k]!]))), String(k)).toBe('duplicate_key');
+    // Big objects side by side and nested in each other, each with the same keys.
+    expect(limitOf(() => scanJson(`[${object(keys)},${object(keys)}]`))).toBeUndefined();
+    expect(limitOf(() => scanJson(`{"k0":${object(keys)},"k1":[${object(keys)}],"k2":${object(keys.slice(0, 3))}}`))).toBeUndefined();
+    expect(limitOf(() => scanJson(`{"k0":${object(keys)},"k1":1,"k0":2}`))).toBe('duplicate_key');
+    // A scan that threw leaves nothing behind for the next one.
+    expect(limitOf(() => scanJson(`{"x":{"a":1,"a":2}}`))).toBe('duplicate_key');
+    expect(limitOf(() => scanJson(`{"a":1}`))).toBeUndefined();
+  });
+
+  it('refuses any object given a key it already has, whatever its keys and values', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string().filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k) && !k.includes('\u0000')), safeJson, { minKeys: 1, maxKeys: 40 }),
+        fc.nat(),
+        (value, pick) => {
+          const text = JSON.stringify(value);
+          const names = Object.keys(value);
+          expect(limitOf(() => scanJson(text))).toBeUndefined();
+          const again = `${text.slice(0, -1)},${JSON.stringify(names[pick % names.length])}:null}`;
+          expect(limitOf(() => scanJson(again))).toBe('duplicate_key');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses prototype-pollution keys at any depth', () => {
     for (const key of ['__proto__', 'constructor', 'prototype', '\\u005f_proto__']) {
       expect(limitOf(() => parseJsonStrict(`{"ok":[{"${key}":{"polluted":true}}]}`)), key).toBe('forbidden_key');
