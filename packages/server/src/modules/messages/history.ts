@@ -17,25 +17,28 @@ export interface HistoryQuery {
  * envelope objects and a serializer's output in turn. `expired` is the page's own column
  * (the row's expiry has passed). Every piece is non-null: `||` with NULL is NULL on both engines.
  *
- * SQLite builds the keys every envelope has with one `json_object` (one buffer; a chain of
- * `||` copies the growing text once per piece, ~10% of the page's cost), then opens it again
- * for the keys only some rows have. PostgreSQL concatenates `to_json` pieces.
+ * SQLite writes the envelope with one `format()`: the values Parley itself makes (the
+ * message's and its conversation's ids, uuidv7; the seq; the timestamps; the kind and the
+ * encoding, checked against their lists on the way in; the attachment ids, a JSON array
+ * Parley wrote) go in as they are, and every string a client chose, and the user and device
+ * ids, through `json_quote`. One format() measured 12–19% less per row than a `json_object`
+ * for the keys every envelope has, its text opened again for the others (the sixth pass in
+ * docs/PERFORMANCE.md); a chain of `||` copies the growing text once per piece.
+ * PostgreSQL concatenates `to_json` pieces.
  */
 function envelopeJson(dialect: Dialect): string {
-  const q = (column: string) => (dialect === 'sqlite' ? `json_quote(${column})` : `to_json(${column})::text`);
-  const optional = (key: string, column: string) => `case when ${column} is null then '' else ',"${key}":' || ${q(column)} end`;
   const gone = 'deleted_at is not null or expired';
-  const optionals = [optional('editedAt', 'edited_at'), optional('deletedAt', 'deleted_at'), optional('expiresAt', 'expires_at'), `'}'`];
   if (dialect === 'sqlite') {
-    const refs = `case when ref_target is null then (case when ref_reply_to is null then json_object() else json_object('replyTo', ref_reply_to) end)
-      when ref_reply_to is null then json_object('target', ref_target) else json_object('target', ref_target, 'replyTo', ref_reply_to) end`;
-    const content = `case when ${gone} or encoding is null or data is null then null else json_object('encoding', encoding, 'data', data) end`;
-    // createdAt is the object's last key (a string), so its text ends in one '}' for rtrim to take off.
-    const always = `json_object('id', id, 'conversationId', conversation_id, 'seq', seq, 'senderId', sender_id, 'senderDeviceId', sender_device_id,
-      'clientId', client_id, 'kind', kind, 'refs', ${refs}, 'content', ${content},
-      'attachmentIds', json(case when ${gone} then '[]' else attachment_ids end), 'createdAt', created_at)`;
-    return [`rtrim(${always}, '}')`, ...optionals].join(' || ');
+    const refs = `case when ref_target is null then (case when ref_reply_to is null then '{}' else '{"replyTo":' || json_quote(ref_reply_to) || '}' end)
+      when ref_reply_to is null then '{"target":' || json_quote(ref_target) || '}' else '{"target":' || json_quote(ref_target) || ',"replyTo":' || json_quote(ref_reply_to) || '}' end`;
+    const content = `case when ${gone} or encoding is null or data is null then 'null' else '{"encoding":"' || encoding || '","data":' || json_quote(data) || '}' end`;
+    const stamp = (key: string, column: string) => `case when ${column} is null then '' else ',"${key}":"' || ${column} || '"' end`;
+    return `format('{"id":"%s","conversationId":"%s","seq":%d,"senderId":%s,"senderDeviceId":%s,"clientId":%s,"kind":"%s","refs":%s,"content":%s,"attachmentIds":%s,"createdAt":"%s"%s%s%s}',
+      id, conversation_id, seq, json_quote(sender_id), json_quote(sender_device_id), json_quote(client_id), kind, ${refs}, ${content},
+      case when ${gone} then '[]' else attachment_ids end, created_at, ${stamp('editedAt', 'edited_at')}, ${stamp('deletedAt', 'deleted_at')}, ${stamp('expiresAt', 'expires_at')})`;
   }
+  const q = (column: string) => `to_json(${column})::text`;
+  const optional = (key: string, column: string) => `case when ${column} is null then '' else ',"${key}":' || ${q(column)} end`;
   return [
     `'{"id":' || ${q('id')}`,
     `',"conversationId":' || ${q('conversation_id')}`,
@@ -49,7 +52,10 @@ function envelopeJson(dialect: Dialect): string {
     `',"content":' || case when ${gone} or encoding is null or data is null then 'null' else '{"encoding":' || ${q('encoding')} || ',"data":' || ${q('data')} || '}' end`,
     `',"attachmentIds":' || case when ${gone} then '[]' else attachment_ids end`,
     `',"createdAt":' || ${q('created_at')}`,
-    ...optionals,
+    optional('editedAt', 'edited_at'),
+    optional('deletedAt', 'deleted_at'),
+    optional('expiresAt', 'expires_at'),
+    `'}'`,
   ].join(' || ');
 }
 
