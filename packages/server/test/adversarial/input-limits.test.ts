@@ -81,7 +81,7 @@ describe('input limits', () => {
     for (const at of [1, 10, 15, 16, 17, 39]) {
       expect(limitOf(() => scanJson(object([...keys.slice(0, at), keys[3]!, ...keys.slice(at)]))), String(at)).toBe('duplicate_key');
     }
-    // A key that came after the object had many, repeated later.
+    // A key from late in a long object, repeated at its end.
     for (const k of [16, 17, 30, 39]) expect(limitOf(() => scanJson(object([...keys, keys[k]!]))), String(k)).toBe('duplicate_key');
     // Big objects side by side and nested in each other, each with the same keys.
     expect(limitOf(() => scanJson(`[${object(keys)},${object(keys)}]`))).toBeUndefined();
