@@ -167,5 +167,70 @@ for (const dialect of DIALECTS) {
       proc.child.kill('SIGTERM');
       await proc.exited;
     });
+
+    // Markers commit outside the send path's batches (Database.write): acked must mean
+    // durable there too, though their fsync no longer runs on the event loop.
+    it('every acked read marker survives kill -9', { timeout: 180_000 }, async () => {
+      const storage = await freshStorage(dialect);
+      cleanups.push(storage.drop);
+      const port = await freePort();
+      const env: Record<string, string> = { PARLEY_PORT: String(port), PARLEY_DATA_DIR: storage.dataDir, PARLEY_SENDS_PER_MINUTE: '1000000' };
+      if (storage.databaseUrl) env.DATABASE_URL = storage.databaseUrl;
+      const api = new Api(`http://127.0.0.1:${port}`);
+
+      let proc = await startProcess(env, api);
+      cleanups.push(async () => {
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      });
+      const a = await api.signUp('mark_a');
+      const b = await api.signUp('mark_b');
+      await api.connect(a, b);
+      const conv = (await api.post('/v1/conversations', { type: 'direct', userId: b.id }, a.token)).body.id as string;
+      const total = 1000;
+      let next = 0;
+      const sender = async () => {
+        while (next < total) {
+          next++;
+          await api.send(a, conv);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, sender));
+
+      // b reads on, a seq at a time from several requests at once, until the kill.
+      let acked = 0;
+      let killed = false;
+      let seq = 0;
+      const reader = async () => {
+        while (seq < total) {
+          const want = ++seq;
+          try {
+            const res = await api.post(`/v1/conversations/${conv}/read`, { seq: want }, b.token);
+            if (res.status !== 200) throw new Error(`read marker: ${res.status} ${JSON.stringify(res.body)}`);
+            acked = Math.max(acked, res.body.seq as number);
+          } catch (err) {
+            if (killed) return;
+            throw err;
+          }
+        }
+      };
+      const readers = Array.from({ length: 6 }, reader);
+      while (acked < 200) await new Promise((r) => setTimeout(r, 2));
+      killed = true;
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await Promise.allSettled(readers);
+      expect(acked).toBeGreaterThanOrEqual(200);
+      expect(acked).toBeLessThan(total);
+
+      proc = await startProcess(env, api);
+      // Asking to move it to 0 answers where it stands.
+      const stands = await api.post(`/v1/conversations/${conv}/read`, { seq: 0 }, b.token);
+      expect(stands.status).toBe(200);
+      expect(stands.body.seq).toBeGreaterThanOrEqual(acked);
+      expect((await api.get(`/v1/conversations/${conv}`, b.token)).body.unreadCount).toBe(total - stands.body.seq);
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    });
   });
 }

@@ -35,6 +35,14 @@ export interface Database {
    * during the fsync and the next batch may commit meanwhile (its sync covers both).
    */
   commitBatch<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }>;
+  /**
+   * One write transaction on `db` (not the send path's), resolved once it is durable as the
+   * durability setting asks. SQLite at `full`: committed as a batch is (the WAL synced in the
+   * thread pool, one sync covering every commit before it), so the event loop keeps serving
+   * sockets during the fsync, where COMMIT at synchronous=FULL would stop it for as long.
+   * PostgreSQL: a transaction (its COMMIT is durable, and waits in another process).
+   */
+  write<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   isUniqueViolation(err: unknown): boolean;
   /**
    * Calls `onChange` synchronously inside every write, whatever its code path, that can

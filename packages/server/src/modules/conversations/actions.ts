@@ -92,7 +92,7 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
   async function write<T>(fn: (trx: Kysely<DB>, stamp: string, ms: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await clock.write((stamp, ms) => db.transaction().execute((trx) => fn(trx, stamp, ms)));
+        return await clock.write((stamp, ms) => ctx.database.write((trx) => fn(trx, stamp, ms)));
       } catch (err) {
         // PostgreSQL may pick this transaction as a deadlock victim: it was rolled back whole,
         // so running it again is safe (nothing was emitted).

@@ -49,7 +49,7 @@ export function createPresence(ctx: AppContext, deps: PresenceDeps) {
   // Last seen, written before "offline" is announced (a peer may read it right after); the
   // users of a reconnect storm's many disconnects share a transaction.
   const writeLastSeen = coalesce<string, string>((batch) =>
-    ctx.db.transaction().execute(async (trx) => {
+    ctx.database.write(async (trx) => {
       for (const [userId, at] of batch) await trx.updateTable('users').set({ last_seen_at: at }).where('id', '=', userId).execute();
     }),
   );

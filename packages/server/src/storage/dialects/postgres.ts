@@ -303,6 +303,7 @@ export function openPostgres(url: string, durability: Durability, poolSize = 10,
     messageLog: postgresMessageLog,
     // synchronous_commit=on: COMMIT returns once the WAL is flushed.
     commitBatch: async (fn) => ({ value: await writer.transaction().execute(fn), durable: Promise.resolve() }),
+    write: (fn) => db.transaction().execute(fn),
     isUniqueViolation: (err) => (err as { code?: string })?.code === '23505',
     isUnavailable: (err) => {
       const e = err as { code?: string; message?: string };

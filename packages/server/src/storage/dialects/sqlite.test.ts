@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -201,6 +202,44 @@ describe('SQLite: checkpoints in a worker', () => {
       const { n } = (await sql<{ n: number }>`select count(*) as n from big`.execute(database.db)).rows[0]!;
       expect(n).toBe(500);
     } finally {
+      await database.close();
+    }
+  });
+
+  it('a write (not a batch) resolves once the WAL is synced, and the event loop runs during the sync', async () => {
+    const database = await openDatabase({ dataDir: path.join(dir, 'writes'), durability: 'full' });
+    // Every fsync of a FileHandle waits for the test's word (the WAL's sync goes through one).
+    const probe = await open(path.join(dir, 'writes', 'parley.db'), 'r');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const sync = proto.sync;
+    let release!: () => void;
+    const go = new Promise<void>((resolve) => (release = resolve));
+    let syncs = 0;
+    proto.sync = async function (this: FileHandle) {
+      syncs++;
+      await go;
+      return sync.call(this);
+    };
+    try {
+      await sql`create table marks (v integer)`.execute(database.db);
+      let done = false;
+      const write = database.write((trx) => sql`insert into marks (v) values (1)`.execute(trx)).then(() => (done = true));
+      // Committed (another connection sees it) and waiting for its sync; timers still fire.
+      await expect.poll(() => syncs).toBe(1);
+      let ticks = 0;
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 2)).then(() => ticks++);
+      expect(ticks).toBe(5);
+      expect(done).toBe(false);
+      const other = new SQLite(path.join(dir, 'writes', 'parley.db'), { readonly: true });
+      expect(other.prepare('select count(*) as n from marks').get()).toEqual({ n: 1 });
+      other.close();
+      release();
+      await write;
+      expect(done).toBe(true);
+    } finally {
+      proto.sync = sync;
+      release();
       await database.close();
     }
   });

@@ -377,6 +377,16 @@ export function openSqlite(file: string, durability: Durability): Database {
     durable.then(() => checkpointer?.maybe(), () => {});
     return { value, durable };
   }
+  async function guardedCommit<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }> {
+    try {
+      return await commitBatch(fn);
+    } catch (err) {
+      // Listeners read inside a batch that changed members and then rolled back would be
+      // of a state that never was.
+      keptListeners.byConversation?.clear();
+      throw err;
+    }
+  }
   return {
     db,
     writer: db,
@@ -384,15 +394,11 @@ export function openSqlite(file: string, durability: Durability): Database {
     dialect: 'sqlite',
     raw,
     messageLog: sqliteMessageLog(raw, keptListeners),
-    commitBatch: async (fn) => {
-      try {
-        return await commitBatch(fn);
-      } catch (err) {
-        // Listeners read inside a batch that changed members and then rolled back would be
-        // of a state that never was.
-        keptListeners.byConversation?.clear();
-        throw err;
-      }
+    commitBatch: guardedCommit,
+    write: async (fn) => {
+      const { value, durable } = await guardedCommit(fn);
+      await durable;
+      return value;
     },
     watchSendFacts: (onChange) => {
       // Temporary triggers: this connection's alone (the file's schema is unchanged), created
