@@ -56,7 +56,7 @@ export function createAccounts(ctx: AppContext) {
   // Last activity is bookkeeping for the device list: written off the request path, the
   // sessions of many requests in one transaction.
   const writeActivity = coalesce<string, string>((batch) =>
-    db.transaction().execute(async (trx) => {
+    ctx.database.write(async (trx) => {
       for (const [sessionId, at] of batch) await trx.updateTable('sessions').set({ last_active_at: at }).where('id', '=', sessionId).execute();
     }),
   );

@@ -142,7 +142,7 @@ export function createAccountLifecycle(ctx: AppContext, deps: { accounts: Accoun
       }
 
       const now = nowIso();
-      const { sessionIds, events } = await db.transaction().execute(async (tx) => {
+      const { sessionIds, events } = await ctx.database.write(async (tx) => {
         const peers = await tx.selectFrom('connections').select('peer_id').where('user_id', '=', me).execute();
         const directs = await tx
           .selectFrom('members as mine')

@@ -57,9 +57,8 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
         throw err;
       }
 
-      const admitted = await db
-        .transaction()
-        .execute(async (trx) => {
+      const admitted = await ctx.database
+        .write(async (trx) => {
           // Concurrent uploads of one user each passed the check above: take the user's row
           // lock so their final checks run one after the other.
           await trx.updateTable('users').set((eb) => ({ id: eb.ref('id') })).where('id', '=', caller.userId).execute();
@@ -121,7 +120,7 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
     async remove(userId: string, id: string): Promise<void> {
       const row = await findOwned(db, userId, id);
       if (!row) throw new AppError('not_found', 'no such attachment');
-      const deleted = await db.transaction().execute(async (trx) => {
+      const deleted = await ctx.database.write(async (trx) => {
         if ((await unusedAmong(trx, [id])).length === 0) return false;
         const res = await trx.deleteFrom('attachments').where('id', '=', id).where('owner_id', '=', userId).executeTakeFirst();
         return res.numDeletedRows > 0n;
@@ -140,7 +139,7 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
         if (batch.length === 0) break;
         const last = batch[batch.length - 1]!;
         after = { createdAt: last.created_at, id: last.id };
-        const gone = await db.transaction().execute(async (trx) => {
+        const gone = await ctx.database.write(async (trx) => {
           const unused = await unusedAmong(
             trx,
             batch.map((b) => b.id),
@@ -180,7 +179,7 @@ export function createAttachments(ctx: AppContext, store: BlobStore) {
         const batch = await db.selectFrom('attachments').select('id').where('owner_id', '=', ownerId).where('id', '>', after).orderBy('id').limit(SWEEP_BATCH).execute();
         if (batch.length === 0) break;
         after = batch[batch.length - 1]!.id;
-        const gone = await db.transaction().execute(async (trx) => {
+        const gone = await ctx.database.write(async (trx) => {
           const unused = await unusedAmong(
             trx,
             batch.map((b) => b.id),

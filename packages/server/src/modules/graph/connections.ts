@@ -137,7 +137,7 @@ export function createConnections(ctx: AppContext) {
       notSelf(me, peer);
       await ensureUser(db, peer);
       const { state, events } = await withRetry(() =>
-        db.transaction().execute(async (tx) => {
+        ctx.database.write(async (tx) => {
           const mine = await stateOf(tx, me, peer);
           if (mine === 'connected' || mine === 'outgoing') return { state: mine, events: [] as DomainEvent[] };
           const now = nowIso();
@@ -169,7 +169,7 @@ export function createConnections(ctx: AppContext) {
     async accept(me: string, peer: string): Promise<{ state: 'connected' }> {
       notSelf(me, peer);
       await ensureUser(db, peer);
-      const events = await db.transaction().execute(async (tx) => {
+      const events = await ctx.database.write(async (tx) => {
         const mine = await stateOf(tx, me, peer);
         if (mine === 'connected') return [];
         // A request across a block (either way) is hidden from the lists, and so not found here.
@@ -185,7 +185,7 @@ export function createConnections(ctx: AppContext) {
       notSelf(me, peer);
       const exists = await db.selectFrom('users').select('id').where('id', '=', peer).executeTakeFirst();
       if (!exists) throw new AppError('not_found', 'no such user');
-      const events = await db.transaction().execute(async (tx) => {
+      const events = await ctx.database.write(async (tx) => {
         const mine = await stateOf(tx, me, peer);
         if (mine === null) return [];
         const out: DomainEvent[] = [{ type: 'user.changed', userId: peer, recipientIds: [me] }];

@@ -33,7 +33,7 @@ export function createRetention(ctx: AppContext, deps: RetentionDeps) {
 
   /** Erase those of `ids` (all in one conversation) that are expired at `at`; returns how many envelopes went. */
   async function eraseIn(conversationId: string, ids: string[], at: string): Promise<number> {
-    const { erased, blobIds } = await db.transaction().execute(async (trx) => {
+    const { erased, blobIds } = await ctx.database.write(async (trx) => {
       // Another process may have swept them meanwhile.
       const due = await trx
         .selectFrom('messages')

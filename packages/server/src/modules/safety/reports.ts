@@ -78,7 +78,7 @@ export function createReports(ctx: AppContext) {
       });
 
       const id = uuidv7();
-      const blocked = await db.transaction().execute(async (tx) => {
+      const blocked = await ctx.database.write(async (tx) => {
         await tx
           .insertInto('reports')
           .values({
