@@ -206,7 +206,9 @@ describe('web app in Chromium', () => {
     await box.pressSequentially('Thanks @Car', { delay: 10 });
     await alice.page.getByRole('option', { name: /Carol Diaz/ }).waitFor();
     await box.press('Enter');
-    await box.pressSequentially('for the sandwiches', { delay: 5 });
+    // Typed on at once: every keystroke lands after the mention, none before it.
+    await box.pressSequentially('for the sandwiches');
+    expect(await box.inputValue()).toBe('Thanks @Carol Diaz for the sandwiches');
     await box.press('Enter');
     const mention = bubble(bob, 'for the sandwiches').locator('.mention');
     await mention.waitFor();

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ChangeEvent, type KeyboardEvent } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type ChangeEvent, type KeyboardEvent } from 'react';
 import { LIMITS } from '@parley/protocol';
 import type { Conversation, MessageView, PlainContent } from '@parley/sdk';
 import { useApp } from '../lib/app-context.ts';
@@ -34,6 +34,22 @@ export function Composer({
   const [emoji, setEmoji] = useState(false);
   const [suggest, setSuggest] = useState<{ query: string; at: number; index: number } | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  /**
+   * Where the caret goes once the text set with it is on the page: set in the same task as
+   * the keystroke that picked a mention, so the next keystroke lands after the mention (a
+   * requestAnimationFrame could come after it, or not at all in a hidden tab, and moved the
+   * caret back into what had been typed since).
+   */
+  const caretAfterRender = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const at = caretAfterRender.current;
+    if (at === null) return;
+    caretAfterRender.current = null;
+    const el = area.current;
+    if (!el) return;
+    el.focus();
+    el.selectionStart = el.selectionEnd = at;
+  });
   const fileInput = useRef<HTMLInputElement>(null);
   const typingSentAt = useRef(0);
   const idleTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -101,12 +117,7 @@ export function Composer({
     setText(next);
     setChosen((prev) => [...prev.filter((p) => p.label !== label), { userId: c.userId, label }]);
     setSuggest(null);
-    requestAnimationFrame(() => {
-      const el = area.current;
-      if (!el) return;
-      el.focus();
-      el.selectionStart = el.selectionEnd = suggest.at + label.length + 1;
-    });
+    caretAfterRender.current = suggest.at + label.length + 1;
   };
 
   const send = async () => {
