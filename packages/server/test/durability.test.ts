@@ -63,19 +63,32 @@ for (const dialect of DIALECTS) {
       for (const c of cleanups.reverse()) await c().catch(() => {});
     });
 
-    it('every acked message survives kill -9 exactly once, gap-free, and retries are idempotent', { timeout: 180_000 }, async () => {
+    /** `parley serve` as its own process on fresh storage; `kill` is SIGKILL, `start` runs it again on the same data. */
+    async function crashable() {
       const storage = await freshStorage(dialect);
       cleanups.push(storage.drop);
       const port = await freePort();
       const env: Record<string, string> = { PARLEY_PORT: String(port), PARLEY_DATA_DIR: storage.dataDir, PARLEY_SENDS_PER_MINUTE: '1000000' };
       if (storage.databaseUrl) env.DATABASE_URL = storage.databaseUrl;
       const api = new Api(`http://127.0.0.1:${port}`);
-
       let proc = await startProcess(env, api);
-      cleanups.push(async () => {
-        proc.child.kill('SIGKILL');
+      const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+        proc.child.kill(signal);
         await proc.exited;
-      });
+      };
+      cleanups.push(kill);
+      return {
+        api,
+        kill,
+        start: async () => {
+          proc = await startProcess(env, api);
+        },
+      };
+    }
+
+    it('every acked message survives kill -9 exactly once, gap-free, and retries are idempotent', { timeout: 180_000 }, async () => {
+      const server = await crashable();
+      const { api } = server;
       const a = await api.signUp('crash_a');
       const b = await api.signUp('crash_b');
       await api.post(`/v1/connections/${b.id}`, {}, a.token);
@@ -109,14 +122,13 @@ for (const dialect of DIALECTS) {
       const workers = Array.from({ length: 12 }, (_, i) => worker(i % 2 ? a.token : b.token, `w${i}`));
       while (acked.size < 300) await new Promise((r) => setTimeout(r, 5));
       killed = true;
-      proc.child.kill('SIGKILL');
-      await proc.exited;
+      await server.kill();
       await Promise.allSettled(workers);
       expect(acked.size).toBeGreaterThanOrEqual(300);
       // Every worker's last send never saw an answer.
       expect(inflight.size).toBeGreaterThanOrEqual(12);
 
-      proc = await startProcess(env, api);
+      await server.start();
       const history: any[] = [];
       for (let after = 0; ; ) {
         const res = await api.get(`/v1/conversations/${conv}/messages?after=${after}&limit=200`, a.token);
@@ -164,25 +176,14 @@ for (const dialect of DIALECTS) {
       expect(final.map((m) => m.seq)).toEqual(Array.from({ length: final.length }, (_, i) => i + 1));
       expect(new Set(final.map((m) => m.clientId)).size).toBe(final.length);
       for (const seq of retried) expect(seq).toBeLessThanOrEqual(final.length);
-      proc.child.kill('SIGTERM');
-      await proc.exited;
+      await server.kill('SIGTERM');
     });
 
     // Markers commit outside the send path's batches (Database.write): acked must mean
     // durable there too, though their fsync no longer runs on the event loop.
     it('every acked read marker survives kill -9', { timeout: 180_000 }, async () => {
-      const storage = await freshStorage(dialect);
-      cleanups.push(storage.drop);
-      const port = await freePort();
-      const env: Record<string, string> = { PARLEY_PORT: String(port), PARLEY_DATA_DIR: storage.dataDir, PARLEY_SENDS_PER_MINUTE: '1000000' };
-      if (storage.databaseUrl) env.DATABASE_URL = storage.databaseUrl;
-      const api = new Api(`http://127.0.0.1:${port}`);
-
-      let proc = await startProcess(env, api);
-      cleanups.push(async () => {
-        proc.child.kill('SIGKILL');
-        await proc.exited;
-      });
+      const server = await crashable();
+      const { api } = server;
       const a = await api.signUp('mark_a');
       const b = await api.signUp('mark_b');
       await api.connect(a, b);
@@ -217,20 +218,18 @@ for (const dialect of DIALECTS) {
       const readers = Array.from({ length: 6 }, reader);
       while (acked < 200) await new Promise((r) => setTimeout(r, 2));
       killed = true;
-      proc.child.kill('SIGKILL');
-      await proc.exited;
+      await server.kill();
       await Promise.allSettled(readers);
       expect(acked).toBeGreaterThanOrEqual(200);
       expect(acked).toBeLessThan(total);
 
-      proc = await startProcess(env, api);
+      await server.start();
       // Asking to move it to 0 answers where it stands.
       const stands = await api.post(`/v1/conversations/${conv}/read`, { seq: 0 }, b.token);
       expect(stands.status).toBe(200);
       expect(stands.body.seq).toBeGreaterThanOrEqual(acked);
       expect((await api.get(`/v1/conversations/${conv}`, b.token)).body.unreadCount).toBe(total - stands.body.seq);
-      proc.child.kill('SIGTERM');
-      await proc.exited;
+      await server.kill('SIGTERM');
     });
   });
 }
