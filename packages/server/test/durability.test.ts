@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Api, DIALECTS, freshStorage } from './harness.ts';
+import { Api, DIALECTS, freshStorage, plainText } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -54,8 +54,6 @@ async function startProcess(env: Record<string, string>, api: Api): Promise<Proc
   return { child, exited, output: () => out };
 }
 
-const text = (t: string) => ({ encoding: 'plain', data: JSON.stringify({ type: 'text', text: t }) });
-
 for (const dialect of DIALECTS) {
   describe(`durability across a crash [${dialect}]`, () => {
     const cleanups: (() => Promise<void>)[] = [];
@@ -91,8 +89,7 @@ for (const dialect of DIALECTS) {
       const { api } = server;
       const a = await api.signUp('crash_a');
       const b = await api.signUp('crash_b');
-      await api.post(`/v1/connections/${b.id}`, {}, a.token);
-      await api.post(`/v1/connections/${a.id}/accept`, {}, b.token);
+      await api.connect(a, b);
       const conv = (await api.post('/v1/conversations', { type: 'direct', userId: b.id }, a.token)).body.id as string;
 
       const acked = new Map<string, { id: string; seq: number; createdAt: string; token: string }>();
@@ -107,7 +104,7 @@ for (const dialect of DIALECTS) {
           const clientId = `${name}-${counter++}`;
           inflight.set(clientId, token);
           try {
-            const res = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: text(clientId) }, token);
+            const res = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: plainText(clientId) }, token);
             if (res.status === 201) {
               acked.set(clientId, { ...res.body, token });
               inflight.delete(clientId);
@@ -146,18 +143,18 @@ for (const dialect of DIALECTS) {
       for (const [clientId, ack] of acked) {
         const found = byClient.get(clientId);
         expect(found, clientId).toHaveLength(1);
-        expect(found![0]).toMatchObject({ id: ack.id, seq: ack.seq, createdAt: ack.createdAt, content: text(clientId) });
+        expect(found![0]).toMatchObject({ id: ack.id, seq: ack.seq, createdAt: ack.createdAt, content: plainText(clientId) });
       }
       // Retrying acked sends replays their ack; retrying the in-flight ones is idempotent too.
       for (const [clientId, ack] of [...acked].slice(-20)) {
-        const res = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: text(clientId) }, ack.token);
+        const res = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: plainText(clientId) }, ack.token);
         expect(res.status).toBe(200);
         expect(res.body).toEqual({ id: ack.id, seq: ack.seq, createdAt: ack.createdAt });
       }
       const retried = await Promise.all(
         [...inflight].map(async ([clientId, token]) => {
-          const first = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: text(clientId) }, token);
-          const second = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: text(clientId) }, token);
+          const first = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: plainText(clientId) }, token);
+          const second = await api.post(`/v1/conversations/${conv}/messages`, { clientId, kind: 'message', content: plainText(clientId) }, token);
           expect([200, 201]).toContain(first.status);
           expect(second.status).toBe(200);
           expect(second.body).toEqual(first.body);
