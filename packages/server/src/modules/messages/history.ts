@@ -80,12 +80,12 @@ const compile = (db: Kysely<DB>, dialect: Dialect) => {
   // (conversation_id, seq) index, and SQLite aggregates a subquery's rows in the order it
   // yields them: sorting them again (a temporary b-tree of every envelope's text) was a
   // fifth of the page's cost. history-json.test.ts holds each form's order.
-  // SQLite hands the text over as a blob: its UTF-8 bytes as a Buffer, sent as they are (a
-  // string would be decoded from UTF-8 here and encoded again on the way out).
+  // Text, not a blob: a blob reaches JavaScript as a Buffer in memory of its own, freshly
+  // taken from the system until the collector frees the last ones (page faults, ~40% of a
+  // page's cost here); a string lives in the young generation, whose memory is used again.
+  // The route writes the text into a reused slab (body-pool.ts).
   const concat = (ordered: boolean) =>
-    sql.raw<Buffer | string | null>(
-      dialect === 'sqlite' ? `cast(group_concat(envelope, ','${ordered ? ' order by seq' : ''}) as blob)` : "string_agg(envelope, ',' order by seq)",
-    );
+    sql.raw<string | null>(dialect === 'sqlite' ? `group_concat(envelope, ','${ordered ? ' order by seq' : ''})` : "string_agg(envelope, ',' order by seq)");
   const rows = (conversationId: string, userId: string, now: string) =>
     db
       .selectFrom('messages')
@@ -120,23 +120,19 @@ const compiled = new WeakMap<Kysely<DB>, ReturnType<typeof compile>>();
 
 /**
  * A member's page of history as the JSON text of its envelopes' array items, in seq order,
- * never from before they joined (UTF-8 bytes on SQLite, a string on PostgreSQL): empty for
- * an empty page, and for a non-member (tell the two apart with the membership). `nowIso`
- * decides which envelopes have expired.
+ * never from before they joined: empty for an empty page, and for a non-member (tell the
+ * two apart with the membership). `nowIso` decides which envelopes have expired.
  */
-export async function historyItems(db: Kysely<DB>, dialect: Dialect, userId: string, conversationId: string, q: HistoryQuery, nowIso: string): Promise<Buffer | string> {
+export async function historyItems(db: Kysely<DB>, dialect: Dialect, userId: string, conversationId: string, q: HistoryQuery, nowIso: string): Promise<string> {
   let queries = compiled.get(db);
   if (!queries) compiled.set(db, (queries = compile(db, dialect)));
   const s = (value: number) => value as unknown as string;
-  let answer: { items: Buffer | string | null }[];
+  let answer: { items: string | null }[];
   if (q.after !== undefined) answer = await queries.after(db, conversationId, userId, nowIso, s(q.after), s(q.limit));
   else if (q.before !== undefined) answer = await queries.before(db, conversationId, userId, nowIso, s(q.before), s(q.limit));
   else answer = await queries.latest(db, conversationId, userId, nowIso, s(q.limit));
   return answer[0]?.items ?? '';
 }
-
-const PAGE_HEAD = Buffer.from('{"messages":[');
-const PAGE_TAIL = Buffer.from(']}');
 
 /**
  * The most a batch of pages (POST /v1/sync/messages) builds before it stops adding
@@ -154,24 +150,26 @@ export interface HistoryBatchRequest {
 /** The read side of the message log: a member's pages of history, one at a time or many conversations at once. */
 export function createHistory(db: Kysely<DB>, dialect: Dialect, conversations: Conversations) {
   /** A page's items, or null when the caller may not read the conversation (an empty page asks which). */
-  const itemsOf = async (userId: string, conversationId: string, q: HistoryQuery, nowIso: string): Promise<Buffer | string | null> => {
+  const itemsOf = async (userId: string, conversationId: string, q: HistoryQuery, nowIso: string): Promise<string | null> => {
     const items = await historyItems(db, dialect, userId, conversationId, q, nowIso);
     if (items.length === 0 && !(await conversations.membership(userId, conversationId))) return null;
     return items;
   };
   return {
-    /** The JSON of `{"messages": [envelopes in seq order]}` (the body of GET …/messages), as text or its UTF-8 bytes. */
-    async history(caller: Caller, conversationId: string, q: HistoryQuery): Promise<Buffer | string> {
+    /**
+     * The JSON of `{"messages": [envelopes in seq order]}` (the body of GET …/messages), in
+     * pieces to be written one after the other (body-pool.ts `sendJsonPieces`).
+     */
+    async history(caller: Caller, conversationId: string, q: HistoryQuery): Promise<string[]> {
       const items = await itemsOf(caller.userId, conversationId, q, new Date().toISOString());
       if (items === null) throw notFound('no such conversation');
-      return typeof items === 'string' ? `{"messages":[${items}]}` : Buffer.concat([PAGE_HEAD, items, PAGE_TAIL]);
+      return ['{"messages":[', items, ']}'];
     },
 
     /**
      * The JSON of `{"pages": [{conversationId, messages} | {conversationId, error}]}` (the body
      * of POST /v1/sync/messages), in pieces to be written one after the other (joined into
-     * one buffer, a body of megabytes cost a fresh allocation and its page faults, ~1.4 ms a
-     * batch of 500 KB, more than sending the pieces): each conversation's page exactly as
+     * one string, a body of megabytes would be copied once more): each conversation's page exactly as
      * GET …/messages answers it, in the order asked, with a not_found error in place of a
      * conversation the caller may not read. Each page is read by one statement, so it is
      * consistent in itself; the pages are not one snapshot (a message may commit between
@@ -179,9 +177,9 @@ export function createHistory(db: Kysely<DB>, dialect: Dialect, conversations: C
      * socket. Stops adding pages once the body reaches HISTORY_BATCH_BYTES.
      * Conversation ids are safe to write into JSON as they are (`Id` allows [A-Za-z0-9_-]).
      */
-    async historyBatch(caller: Caller, request: HistoryBatchRequest): Promise<(Buffer | string)[]> {
+    async historyBatch(caller: Caller, request: HistoryBatchRequest): Promise<string[]> {
       const nowIso = new Date().toISOString();
-      const parts: (Buffer | string)[] = ['{"pages":['];
+      const parts: string[] = ['{"pages":['];
       let bytes = 0;
       for (const [i, c] of request.conversations.entries()) {
         if (bytes >= HISTORY_BATCH_BYTES) break;
@@ -189,7 +187,7 @@ export function createHistory(db: Kysely<DB>, dialect: Dialect, conversations: C
         const head = `${i === 0 ? '' : ','}{"conversationId":"${c.conversationId}"`;
         if (items === null) parts.push(`${head},"error":{"code":"not_found","message":"no such conversation"}}`);
         else parts.push(`${head},"messages":[`, items, ']}');
-        if (items !== null) bytes += typeof items === 'string' ? Buffer.byteLength(items) : items.length;
+        if (items !== null) bytes += Buffer.byteLength(items);
       }
       parts.push(']}');
       return parts;

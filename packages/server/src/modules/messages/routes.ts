@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream';
 import { Ack, History, HistoryBatch, HistoryBatchBody, HistoryQuery, Id, MarkerBody, MarkerResult, SendBody } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf } from '../../context.ts';
+import { sendJsonPieces } from '../../body-pool.ts';
 import type { Messages } from './actions.ts';
 
 const Params = z.object({ id: Id });
@@ -33,11 +33,9 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
         response: { 200: History },
       },
     }, async (req, reply) => {
-      // The JSON is written by the database (history.ts) and sent as it is: Fastify passes a
-      // Buffer, or a string with a JSON content type, through unserialized. The schema above
-      // still documents it.
-      const body = await messages.history(callerOf(req), req.params.id, req.query);
-      return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof History>);
+      // The JSON is written by the database (history.ts) and sent as it is (Fastify passes a
+      // Buffer through unserialized); the schema above still documents it.
+      return sendJsonPieces(reply, await messages.history(callerOf(req), req.params.id, req.query));
     });
 
     app.post('/v1/sync/messages', {
@@ -49,9 +47,7 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
         response: { 200: HistoryBatch },
       },
     }, async (req, reply) => {
-      // The pieces go out as they are, one after the other (history.ts).
-      const body = Readable.from(await messages.historyBatch(callerOf(req), req.body), { objectMode: false });
-      return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof HistoryBatch>);
+      return sendJsonPieces(reply, await messages.historyBatch(callerOf(req), req.body));
     });
 
     app.delete('/v1/conversations/:id/messages/:messageId', {

@@ -1,0 +1,85 @@
+import type { FastifyReply } from 'fastify';
+
+/**
+ * Memory for big response bodies (history pages: tens of KB to megabytes), used again from
+ * one response to the next instead of allocated fresh for each.
+ *
+ * Node frees a Buffer's memory only when the garbage collector finds the Buffer dead, and a
+ * server that sends megabytes between two collections gets most of that memory from the
+ * system anew: every 4 KiB page of it is a page fault on first write. On this project's
+ * virtual machine a fault costs ~15 µs, and a catch-up of 5,000 envelopes (2.3 MB) spent
+ * ~9 ms of its ~45 ms in them (docs/PERFORMANCE.md, the seventh pass). A body written into
+ * memory that is already the process's costs a copy (~0.1 ms for 2 MB) and no fault.
+ *
+ * A slab goes back to the pool only when its response has finished: Node emits `finish`
+ * once the last byte was handed to the operating system, so nothing reads the slab after.
+ * A response that never finishes (the client went away) keeps its slab, and the garbage
+ * collector frees it as any Buffer. Handing a slab out while its bytes are still on their
+ * way would send one user's messages in another's response: `give` accepts only a slab
+ * `take` handed out and not yet given back.
+ */
+export class BodyPool {
+  /** Free slabs by size (powers of two, `MIN_SLAB` to `MAX_SLAB`). */
+  readonly #free = new Map<number, Buffer[]>();
+  readonly #out = new WeakSet<Buffer>();
+  #freeBytes = 0;
+
+  constructor(
+    /** Free slabs kept at most, in bytes: memory a burst took is given back to the collector beyond this. */
+    readonly retainBytes = 32 * 1024 * 1024,
+  ) {}
+
+  /** A slab of at least `bytes` (its size a power of two); a body beyond MAX_SLAB gets memory of its own, never pooled. */
+  take(bytes: number): Buffer {
+    if (bytes > MAX_SLAB) return Buffer.allocUnsafeSlow(bytes);
+    let size = MIN_SLAB;
+    while (size < bytes) size *= 2;
+    const slab = this.#free.get(size)?.pop();
+    if (slab) this.#freeBytes -= size;
+    const taken = slab ?? Buffer.allocUnsafeSlow(size);
+    this.#out.add(taken);
+    return taken;
+  }
+
+  /** Back to the pool, once nothing reads it any more. A slab the pool did not hand out (or already has) is ignored. */
+  give(slab: Buffer): void {
+    if (!this.#out.has(slab)) return;
+    this.#out.delete(slab);
+    if (this.#freeBytes + slab.length > this.retainBytes) return;
+    let list = this.#free.get(slab.length);
+    if (!list) this.#free.set(slab.length, (list = []));
+    list.push(slab);
+    this.#freeBytes += slab.length;
+  }
+
+  /** Bytes of free slabs held. */
+  get freeBytes(): number {
+    return this.#freeBytes;
+  }
+}
+
+const MIN_SLAB = 64 * 1024;
+const MAX_SLAB = 16 * 1024 * 1024;
+
+/** Below this a body is sent as a string: Node writes it from its stack without an allocation. */
+const SMALL_BODY = 16 * 1024;
+
+/** The pool of this process's responses. */
+export const bodies = new BodyPool();
+
+/**
+ * Send `pieces` (JSON text, in order) as one `application/json` body: written into a slab
+ * of `pool`, which it gets back when the response has finished. The pieces stay separate
+ * until then (joined, a megabyte body would be one more string to allocate and copy).
+ */
+export function sendJsonPieces(reply: FastifyReply, pieces: readonly string[], pool: BodyPool = bodies): FastifyReply {
+  reply.type('application/json; charset=utf-8');
+  let bytes = 0;
+  for (const piece of pieces) bytes += Buffer.byteLength(piece);
+  if (bytes < SMALL_BODY) return reply.send(pieces.join(''));
+  const slab = pool.take(bytes);
+  let at = 0;
+  for (const piece of pieces) at += slab.write(piece, at);
+  reply.raw.once('finish', () => pool.give(slab));
+  return reply.send(slab.subarray(0, bytes));
+}
