@@ -391,6 +391,7 @@ async function w2(): Promise<void> {
           gen_cpu: round(genCpu.share),
           baseline_gen_cpu: round(baselineGenCpu),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, peak.delivered)) * 1e6),
+          server_faults_per_k: round((serverCpu.faults / Math.max(1, peak.delivered)) * 1e3),
           baseline_cpu_s_per_M: round(baselineCpuPerM),
           errors: peak.errors,
           undelivered: peak.undelivered,
@@ -533,6 +534,7 @@ async function w3(): Promise<void> {
           gen_cpu: round(genMeter.read().share),
           baseline_gen_cpu: round(b.gen),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.deliveries)) * 1e6),
+          server_faults_per_k: round((serverCpu.faults / Math.max(1, r.deliveries)) * 1e3),
           baseline_cpu_s_per_M: round(b.cpuPerM),
           errors: r.errors,
           incomplete: r.incomplete,
@@ -654,6 +656,7 @@ async function w4(): Promise<void> {
           server_cpu: round(serverCpu.share),
           gen_cpu: round(genCpu.share),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.acked)) * 1e6),
+          server_faults_per_k: round((serverCpu.faults / Math.max(1, r.acked)) * 1e3),
           baseline_cpu_s_per_M: round(baselineCpuPerM),
           errors: r.errors,
           unacked: r.unacked,
@@ -756,16 +759,17 @@ async function w5(): Promise<void> {
     // workloads warm up too); a fresh process's first history pages run unoptimized code.
     // The last 20 devices catch up once here, and again with the others below.
     await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: devicesBefore.slice(-20), pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT });
-    const measured: { name: string; r: CatchupResult; serverCpu: number; genCpu: number; rates: number[]; missed: number; duplicates: number }[] = [];
+    const measured: { name: string; r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number; rates: number[]; missed: number; duplicates: number }[] = [];
     for (const run of runs) {
-      const tries: { r: CatchupResult; serverCpu: number; genCpu: number }[] = [];
+      const tries: { r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number }[] = [];
       for (let k = 0; k < run.repeats; k++) {
         const serverMeter = serverMeterOf(server);
         const genMeter = new CpuMeter(() => [gen.pid]);
         serverMeter.start();
         genMeter.start();
         const r = await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: run.devices, pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT });
-        tries.push({ r, serverCpu: serverMeter.read().share, genCpu: genMeter.read().share });
+        const used = serverMeter.read();
+        tries.push({ r, serverCpu: used.share, serverFaults: used.faults, genCpu: genMeter.read().share });
       }
       const rates = tries.map((t) => t.r.rate).sort((a, b) => a - b);
       const median = tries.find((t) => t.r.rate === rates[Math.floor(rates.length / 2)])!;
@@ -799,6 +803,7 @@ async function w5(): Promise<void> {
           targetKind: 'min',
           targetValue: 0.5,
           server_cpu: round(m.serverCpu),
+          server_faults_per_k: round((m.serverFaults / Math.max(1, m.r.rows)) * 1e3),
           gen_cpu: round(m.genCpu),
           rows: m.r.rows,
           baseline_rows: baseline.rows,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { check, Histogram, jsonLine, result, round, table } from './stats.ts';
-import { parseRssBytes, parseStatTicks } from './proc.ts';
+import { parseRssBytes, parseStatMinorFaults, parseStatTicks } from './proc.ts';
 import { area, clip, selfTimes } from './profile.ts';
 
 describe('Histogram', () => {
@@ -102,6 +102,12 @@ describe('/proc parsing', () => {
     const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 5000 1000000 5000 18446744073709551615';
     expect(parseStatTicks(stat)).toBe(300);
     expect(() => parseStatTicks('garbage')).toThrow();
+  });
+
+  it('reads the minor page faults (field 10) past a command name with spaces and parentheses', () => {
+    const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 777 0 3 0 250 50 0 0 20 0 11 0 5000 1000000 5000 18446744073709551615';
+    expect(parseStatMinorFaults(stat)).toBe(777);
+    expect(() => parseStatMinorFaults('garbage')).toThrow();
   });
 
   it('reads VmRSS in bytes', () => {
