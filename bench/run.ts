@@ -759,9 +759,9 @@ async function w5(): Promise<void> {
     // workloads warm up too); a fresh process's first history pages run unoptimized code.
     // The last 20 devices catch up once here, and again with the others below.
     await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: devicesBefore.slice(-20), pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT });
-    const measured: { name: string; r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number; rates: number[]; missed: number; duplicates: number }[] = [];
+    const measured: { name: string; r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number; genFaults: number; rates: number[]; missed: number; duplicates: number }[] = [];
     for (const run of runs) {
-      const tries: { r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number }[] = [];
+      const tries: { r: CatchupResult; serverCpu: number; serverFaults: number; genCpu: number; genFaults: number }[] = [];
       for (let k = 0; k < run.repeats; k++) {
         const serverMeter = serverMeterOf(server);
         const genMeter = new CpuMeter(() => [gen.pid]);
@@ -769,7 +769,8 @@ async function w5(): Promise<void> {
         genMeter.start();
         const r = await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: run.devices, pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT });
         const used = serverMeter.read();
-        tries.push({ r, serverCpu: used.share, serverFaults: used.faults, genCpu: genMeter.read().share });
+        const load = genMeter.read();
+        tries.push({ r, serverCpu: used.share, serverFaults: used.faults, genCpu: load.share, genFaults: load.faults });
       }
       const rates = tries.map((t) => t.r.rate).sort((a, b) => a - b);
       const median = tries.find((t) => t.r.rate === rates[Math.floor(rates.length / 2)])!;
@@ -805,6 +806,7 @@ async function w5(): Promise<void> {
           server_cpu: round(m.serverCpu),
           server_faults_per_k: round((m.serverFaults / Math.max(1, m.r.rows)) * 1e3),
           gen_cpu: round(m.genCpu),
+          gen_faults_per_k: round((m.genFaults / Math.max(1, m.r.rows)) * 1e3),
           rows: m.r.rows,
           baseline_rows: baseline.rows,
           requests: m.r.requests,

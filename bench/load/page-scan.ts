@@ -47,27 +47,30 @@ function trimmedEnd(body: Buffer): number {
 /**
  * The seqs of the envelopes between `from` and `to`, each checked to be of `conversationId`:
  * every `"seq":` key must come right after `"conversationId":"<id>",` (the envelope's key
- * order). One pass over the bytes in JavaScript: a Buffer.indexOf per envelope (two native
- * calls each) cost the generator more than the bytes' scan.
+ * order). Each key is found with Buffer.indexOf (a native search, ~0.3 ns a byte here) and
+ * checked with one compare: a loop over every byte in JavaScript cost 2.6 ns a byte, the
+ * generator's largest cost in W5 (a 5,000-envelope catch-up is 2.3 MB).
  */
 function seqsIn(body: Buffer, from: number, to: number, conversationId: string): number[] {
-  const mine = Buffer.from(`"conversationId":${JSON.stringify(conversationId)},`);
+  const mine = Buffer.from(`"conversationId":${JSON.stringify(conversationId)},"seq":`);
   const m = mine.length;
   const seqs: number[] = [];
-  const last = Math.min(to, body.length) - SEQ.length;
-  for (let i = from; i <= last; i++) {
-    // `"seq":` — a quote, s, e, q, a quote, a colon.
-    if (body[i] !== 0x22 || body[i + 1] !== 0x73 || body[i + 2] !== 0x65 || body[i + 3] !== 0x71 || body[i + 4] !== 0x22 || body[i + 5] !== 0x3a) continue;
-    if (i - m < from) throw new PageScanError(`a seq at byte ${i} not in an envelope of conversation ${conversationId}`);
-    for (let k = 0; k < m; k++) {
-      if (body[i - m + k] !== mine[k]) throw new PageScanError(`a seq at byte ${i} not in an envelope of conversation ${conversationId}`);
+  const last = Math.min(to, body.length);
+  for (let at = from; ; ) {
+    // `"seq":` — a quote, s, e, q, a quote, a colon — and its envelope's conversation before it.
+    const key = body.indexOf(SEQ, at);
+    if (key === -1 || key + SEQ.length > last) break;
+    const start = key + SEQ.length - m;
+    if (start < from || body.compare(mine, 0, m, start, key + SEQ.length) !== 0) {
+      throw new PageScanError(`a seq at byte ${key} not in an envelope of conversation ${conversationId}`);
     }
-    i += SEQ.length;
-    const start = i;
+    let i = key + SEQ.length;
+    const digits = i;
     let n = 0;
     for (let c = body[i]!; c >= 0x30 && c <= 0x39; c = body[++i]!) n = n * 10 + (c - 0x30);
-    if (i === start || i - start > 15) throw new PageScanError(`a seq that is not a number at byte ${start}`);
+    if (i === digits || i - digits > 15) throw new PageScanError(`a seq that is not a number at byte ${digits}`);
     seqs.push(n);
+    at = i;
   }
   return seqs;
 }
