@@ -128,6 +128,22 @@ for (const dialect of DIALECTS) {
       await expect.poll(() => bodies.freeBytes).toBeGreaterThanOrEqual(2 * SLAB);
     }, 60_000);
 
+    it('a body with characters beyond ASCII is encoded, sized and sent whole, alone and in a batch', async () => {
+      const u = await t.api.signUp('poolu');
+      const created = await t.api.post('/v1/conversations', { type: 'group', title: 'notes é', memberIds: [] }, u.token);
+      const text = 'é😀\u2028ß'.repeat(5000);
+      for (let i = 0; i < 10; i++) await t.api.send(u, created.body.id, { encoding: 'plain', data: JSON.stringify({ type: 'text', text }) });
+      const single = await fetch(`${t.url}/v1/conversations/${created.body.id}/messages?limit=200`, { headers: { authorization: `Bearer ${u.token}` } });
+      const singleBytes = Buffer.from(await single.arrayBuffer());
+      expect(single.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(Number(single.headers.get('content-length'))).toBe(singleBytes.length);
+      expect(texts(singleBytes.toString('utf8'))).toEqual(Array(10).fill(text));
+      const batch = await t.api.post('/v1/sync/messages', { conversations: [{ conversationId: created.body.id, after: 0 }, { conversationId: users.a!.group, after: 0 }], limit: 200 }, u.token);
+      expect(batch.status).toBe(200);
+      expect(batch.body.pages[0].messages.map((m: { content: { data: string } }) => JSON.parse(m.content.data).text)).toEqual(Array(10).fill(text));
+      expect(batch.body.pages[1].error.code).toBe('not_found');
+    }, 60_000);
+
     it('a reader that goes away mid-body costs its slab, not the server: the next bodies are whole', async () => {
       const a = users.a!;
       const pending = pausedGet(`/v1/conversations/${a.group}/messages?limit=200`, a.token);

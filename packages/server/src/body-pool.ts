@@ -67,19 +67,34 @@ const SMALL_BODY = 16 * 1024;
 /** The pool of this process's responses. */
 export const bodies = new BodyPool();
 
+/** The UTF-8 bytes of `pieces`, counted character by character (~0.5 ns each). */
+export function utf8Bytes(pieces: readonly string[]): number {
+  let bytes = 0;
+  for (const piece of pieces) bytes += Buffer.byteLength(piece);
+  return bytes;
+}
+
 /**
  * Send `pieces` (JSON text, in order) as one `application/json` body: written into a slab
  * of `pool`, which it gets back when the response has finished. The pieces stay separate
  * until then (joined, a megabyte body would be one more string to allocate and copy).
+ *
+ * `utf8Length`, when the caller's source counted it (SQLite knows a page's bytes as it
+ * stores the text: history.ts), is the pieces' UTF-8 length. As many bytes as characters
+ * means every character is ASCII, one byte each: the body is then sized without reading
+ * every character to count it (~0.5 ns each) and copied rather than encoded (~0.05 ns a
+ * character against ~0.2). Any other body is counted and encoded here.
  */
-export function sendJsonPieces(reply: FastifyReply, pieces: readonly string[], pool: BodyPool = bodies): FastifyReply {
+export function sendJsonPieces(reply: FastifyReply, pieces: readonly string[], utf8Length?: number, pool: BodyPool = bodies): FastifyReply {
   reply.type('application/json; charset=utf-8');
-  let bytes = 0;
-  for (const piece of pieces) bytes += Buffer.byteLength(piece);
+  let chars = 0;
+  for (const piece of pieces) chars += piece.length;
+  const ascii = utf8Length === chars;
+  const bytes = ascii ? chars : utf8Bytes(pieces);
   if (bytes < SMALL_BODY) return reply.send(pieces.join(''));
   const slab = pool.take(bytes);
   let at = 0;
-  for (const piece of pieces) at += slab.write(piece, at);
+  for (const piece of pieces) at += slab.write(piece, at, ascii ? 'latin1' : 'utf8');
   reply.raw.once('finish', () => pool.give(slab));
   return reply.send(slab.subarray(0, bytes));
 }

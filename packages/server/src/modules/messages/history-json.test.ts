@@ -78,7 +78,9 @@ for (const dialect of DIALECTS) {
 
     const page = async (userId: string, q: { after?: number; before?: number; limit: number }) => {
       const items = await historyItems(database.db, dialect, userId, 'c', q, NOW);
-      return JSON.parse(`[${items}]`) as unknown[];
+      // The byte count the body is sized by (SQLite's own count of the text it stored).
+      expect(items.bytes).toBe(Buffer.byteLength(items.text));
+      return JSON.parse(`[${items.text}]`) as unknown[];
     };
     /** What toEnvelope and JSON make of the same rows: compared as JSON text, so key order and absent keys count. */
     const expected = (rows: MessageRow[]) => rows.map((r) => JSON.parse(JSON.stringify(toEnvelope(r, NOW))) as unknown);
@@ -105,7 +107,7 @@ for (const dialect of DIALECTS) {
 
     it('gives a page in seq order whatever order its rows were stored in', async () => {
       const seqs = async (q: { after?: number; before?: number; limit: number }) =>
-        (JSON.parse(`[${await historyItems(database.db, dialect, 'a', 'd', q, NOW)}]`) as { seq: number }[]).map((e) => e.seq);
+        (JSON.parse(`[${(await historyItems(database.db, dialect, 'a', 'd', q, NOW)).text}]`) as { seq: number }[]).map((e) => e.seq);
       const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
       expect(await seqs({ after: 0, limit: 200 })).toEqual(range(1, 40));
       expect(await seqs({ after: 10, limit: 7 })).toEqual(range(11, 17));
@@ -117,15 +119,15 @@ for (const dialect of DIALECTS) {
       same(await page('late', { after: 0, limit: 200 }), ROWS.filter((r) => r.seq >= 10));
       same(await page('late', { limit: 200 }), ROWS.filter((r) => r.seq >= 10));
       same(await page('late', { before: 12, limit: 200 }), ROWS.filter((r) => r.seq >= 10 && r.seq < 12));
-      expect(String(await historyItems(database.db, dialect, 'z', 'c', { after: 0, limit: 200 }, NOW))).toBe('');
-      expect(String(await historyItems(database.db, dialect, 'a', 'nope', { limit: 200 }, NOW))).toBe('');
+      expect(await historyItems(database.db, dialect, 'z', 'c', { after: 0, limit: 200 }, NOW)).toEqual({ text: '', bytes: 0 });
+      expect(await historyItems(database.db, dialect, 'a', 'nope', { limit: 200 }, NOW)).toEqual({ text: '', bytes: 0 });
     });
 
     it('decides expiry by the time it is given', async () => {
-      const before = JSON.parse(`[${await historyItems(database.db, dialect, 'a', 'c', { after: 9, limit: 1 }, '2026-12-01T22:59:59.999Z')}]`);
+      const before = JSON.parse(`[${(await historyItems(database.db, dialect, 'a', 'c', { after: 9, limit: 1 }, '2026-12-01T22:59:59.999Z')).text}]`);
       expect(before[0].content).not.toBeNull();
       expect(before[0].attachmentIds).toEqual([A2]);
-      const after = JSON.parse(`[${await historyItems(database.db, dialect, 'a', 'c', { after: 9, limit: 1 }, LATER)}]`);
+      const after = JSON.parse(`[${(await historyItems(database.db, dialect, 'a', 'c', { after: 9, limit: 1 }, LATER)).text}]`);
       expect(after[0].content).toBeNull();
       expect(after[0].attachmentIds).toEqual([]);
       expect(after[0].expiresAt).toBe(LATER);

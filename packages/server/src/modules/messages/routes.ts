@@ -35,7 +35,8 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
     }, async (req, reply) => {
       // The JSON is written by the database (history.ts) and sent as it is (Fastify passes a
       // Buffer through unserialized); the schema above still documents it.
-      return sendJsonPieces(reply, await messages.history(callerOf(req), req.params.id, req.query));
+      const body = await messages.history(callerOf(req), req.params.id, req.query);
+      return sendJsonPieces(reply, body.pieces, body.bytes);
     });
 
     app.post('/v1/sync/messages', {
@@ -47,7 +48,8 @@ export function messagesRoutes(messages: Messages): FastifyPluginAsyncZod {
         response: { 200: HistoryBatch },
       },
     }, async (req, reply) => {
-      return sendJsonPieces(reply, await messages.historyBatch(callerOf(req), req.body));
+      const body = await messages.historyBatch(callerOf(req), req.body);
+      return sendJsonPieces(reply, body.pieces, body.bytes);
     });
 
     app.delete('/v1/conversations/:id/messages/:messageId', {
