@@ -8,11 +8,11 @@
  * falls behind shows up as latency, not as fewer samples).
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { WebSocket } from 'ws';
 import { Histogram } from '../lib/stats.ts';
 import { serveCommands, sleep } from '../lib/proc.ts';
 import { batchSize } from '../../packages/sdk/src/client.ts';
+import { HttpClient, HttpStatusError } from './http-client.ts';
 import { crossCheck, crossCheckBatchPage, PageScanError, scanBatch, scanSeqs } from './page-scan.ts';
 
 type Protocol = 'parley' | 'bare';
@@ -318,69 +318,8 @@ interface Device {
   known: Record<string, number>;
 }
 
-/**
- * W5's HTTP client: node's own `http` with a keep-alive pool, bodies kept as bytes. `fetch`
- * (undici) cost the generator more CPU per request than the server spent answering it, and
- * its first call in a process loads and compiles undici (~60 ms of CPU), which the 1-device
- * run counted as catch-up time.
- */
-const w5Agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 1024 });
-
-class HttpStatusError extends Error {}
-
-/**
- * Memory for response bodies, used again from one body to the next. A body gathered into a
- * fresh Buffer (Buffer.concat) touched every page of it for the first time: a page fault
- * each, ~15 µs here, 60+ faults per thousand envelopes, the generator's second cost in W5
- * after the scan (the server's own side of this: packages/server/src/body-pool.ts).
- */
-const scratch: Buffer[] = [];
-
-function takeScratch(bytes: number): Buffer {
-  const i = scratch.findIndex((b) => b.length >= bytes);
-  if (i >= 0) return scratch.splice(i, 1)[0]!;
-  let size = 64 * 1024;
-  while (size < bytes) size *= 2;
-  return Buffer.allocUnsafeSlow(size);
-}
-
-/**
- * An HTTP request whose 200 body is handed to `use` (and valid only during that call: its
- * memory is used again afterwards); what `use` returns is the answer. Any other status
- * rejects with HttpStatusError.
- */
-function request<T>(base: URL, method: 'GET' | 'POST', pathname: string, token: string | undefined, json: unknown, use: (body: Buffer) => T): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const headers: Record<string, string | number> = token ? { authorization: `Bearer ${token}` } : {};
-    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    const req = http.request({ method, host: base.hostname, port: base.port, path: pathname, agent: w5Agent, headers }, (res) => {
-      // node's parser holds a body to its content-length, so a declared length is what arrives.
-      const declared = Number(res.headers['content-length']);
-      const slab = Number.isSafeInteger(declared) && declared > 0 ? takeScratch(declared) : null;
-      let filled = 0;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => {
-        if (slab) filled += c.copy(slab, filled);
-        else chunks.push(c);
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = slab ? slab.subarray(0, filled) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        try {
-          if (res.statusCode !== 200) reject(new HttpStatusError(`${method} ${pathname} → ${res.statusCode} ${body.subarray(0, 200).toString()}`));
-          else resolve(use(body));
-        } catch (err) {
-          reject(err);
-        } finally {
-          if (slab) scratch.push(slab);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+/** W5's HTTP clients by server, kept between runs (their connections stay open, as a device's would). */
+const httpClients = new Map<string, HttpClient>();
 
 /** One history page in this many is also parsed with JSON.parse and compared with the scan. */
 const CROSS_CHECK_EVERY = 50;
@@ -396,7 +335,8 @@ const CROSS_CHECK_EVERY = 50;
  * through JSON.parse as well.
  */
 async function catchup(cmd: { url: string; wsUrl: string; devices: Device[]; pageLimit: number; parallel: number }) {
-  const base = new URL(cmd.url);
+  let http = httpClients.get(cmd.url);
+  if (!http) httpClients.set(cmd.url, (http = new HttpClient(new URL(cmd.url))));
   let retries = 0;
   // A thousand devices at once overflow the listen backlog now and then; the SDK retries
   // a failed connection with backoff, and so do these (each retry is counted).
@@ -411,11 +351,11 @@ async function catchup(cmd: { url: string; wsUrl: string; devices: Device[]; pag
       }
     }
   };
-  const get = <T>(token: string, pathname: string, use: (body: Buffer) => T): Promise<T> => retrying(() => request(base, 'GET', pathname, token, undefined, use));
-  const post = <T>(token: string, pathname: string, json: unknown, use: (body: Buffer) => T): Promise<T> => retrying(() => request(base, 'POST', pathname, token, json, use));
+  const get = <T>(token: string, pathname: string, use: (body: Buffer) => T): Promise<T> => retrying(() => http.request('GET', pathname, token, undefined, use));
+  const post = <T>(token: string, pathname: string, json: unknown, use: (body: Buffer) => T): Promise<T> => retrying(() => http.request('POST', pathname, token, json, use));
   // The generator's own warm-up, before the clock: its HTTP client's first request (module
   // code compiled, a pooled connection), on a route that reads nothing of the catch-up's.
-  await request(base, 'GET', '/v1/health', undefined, undefined, () => undefined);
+  await http.request('GET', '/v1/health', undefined, undefined, () => undefined);
   let rows = 0;
   let missed = 0;
   let duplicates = 0;
