@@ -19,6 +19,16 @@ for (const dialect of DIALECTS) {
       expect(again.body.error.code).toBe('username_taken');
     });
 
+    it('keeps the name a deleted account is shown under: "deleted" is taken, in any case', async () => {
+      for (const username of ['deleted', 'Deleted', 'DELETED']) {
+        const res = await t.api.post('/v1/accounts', { username, password: 'correct horse battery', displayName: 'Deleted account' });
+        expect(res.status).toBe(409);
+        expect(res.body.error).toMatchObject({ code: 'username_taken' });
+      }
+      // Names that only begin with it are anyone's.
+      expect((await t.api.post('/v1/accounts', { username: 'deleted_not', password: 'correct horse battery' })).status).toBe(201);
+    });
+
     it('refuses bad sign-up input with invalid_request naming the field', async () => {
       for (const body of [
         { username: 'ab', password: 'correct horse battery' },

@@ -6,7 +6,7 @@ import { nowIso, uuidv7 } from '../../ids.ts';
 import { precompile } from '../../storage/db.ts';
 import { addressKey } from '../safety/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { findUserById, findUserByUsername, searchUsers, toUser } from './queries.ts';
+import { DELETED_USERNAME, findUserById, findUserByUsername, searchUsers, toUser } from './queries.ts';
 import { decodeCursor, page } from '../graph/index.ts';
 import { SESSIONS_TOPIC, SessionCache } from './session-cache.ts';
 import { hashToken, newToken } from './tokens.ts';
@@ -104,6 +104,8 @@ export function createAccounts(ctx: AppContext) {
     caching,
 
     async signUp(input: { username: string; password: string; displayName?: string | undefined; deviceName?: string | undefined }): Promise<AuthResult> {
+      // A deleted account is shown under this name (queries.ts `toUser`): nobody may take it.
+      if (input.username === DELETED_USERNAME) throw new AppError('username_taken', 'that username is taken', { data: { field: 'username' } });
       const id = uuidv7();
       const now = nowIso();
       const passwordHash = await hashPassword(input.password);

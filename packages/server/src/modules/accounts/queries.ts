@@ -5,8 +5,11 @@ import type { UsersTable } from '../../storage/schema.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
+/** The username a deleted account is shown under; nobody may sign up with it. */
+export const DELETED_USERNAME = 'deleted';
+
 export function toUser(row: Pick<UserRow, 'id' | 'username' | 'display_name' | 'bio' | 'deleted_at'>): User {
-  if (row.deleted_at) return { id: row.id, username: 'deleted', displayName: 'Deleted account', bio: '', deleted: true };
+  if (row.deleted_at) return { id: row.id, username: DELETED_USERNAME, displayName: 'Deleted account', bio: '', deleted: true };
   return { id: row.id, username: row.username, displayName: row.display_name, bio: row.bio };
 }
 
