@@ -208,15 +208,15 @@ describe('SQLite: checkpoints in a worker', () => {
 
   it('a write (not a batch) resolves once the WAL is synced, and the event loop runs during the sync', async () => {
     const database = await openDatabase({ dataDir: path.join(dir, 'writes'), durability: 'full' });
-    // Every fsync of a FileHandle waits for the test's word (the WAL's sync goes through one).
+    // Every fdatasync of a FileHandle waits for the test's word (the WAL's sync goes through one).
     const probe = await open(path.join(dir, 'writes', 'parley.db'), 'r');
     const proto = Object.getPrototypeOf(probe) as FileHandle;
     await probe.close();
-    const sync = proto.sync;
+    const sync = proto.datasync;
     let release!: () => void;
     const go = new Promise<void>((resolve) => (release = resolve));
     let syncs = 0;
-    proto.sync = async function (this: FileHandle) {
+    proto.datasync = async function (this: FileHandle) {
       syncs++;
       await go;
       return sync.call(this);
@@ -238,7 +238,7 @@ describe('SQLite: checkpoints in a worker', () => {
       await write;
       expect(done).toBe(true);
     } finally {
-      proto.sync = sync;
+      proto.datasync = sync;
       release();
       await database.close();
     }
