@@ -84,13 +84,19 @@ for (const dialect of DIALECTS) {
       };
     }
 
-    it('every acked message survives kill -9 exactly once, gap-free, and retries are idempotent', { timeout: 180_000 }, async () => {
+    /** A crashable server with two connected users `a` and `b` and their direct conversation. */
+    async function crashableWithPair(prefix: string) {
       const server = await crashable();
       const { api } = server;
-      const a = await api.signUp('crash_a');
-      const b = await api.signUp('crash_b');
+      const a = await api.signUp(`${prefix}_a`);
+      const b = await api.signUp(`${prefix}_b`);
       await api.connect(a, b);
       const conv = (await api.post('/v1/conversations', { type: 'direct', userId: b.id }, a.token)).body.id as string;
+      return { server, api, a, b, conv };
+    }
+
+    it('every acked message survives kill -9 exactly once, gap-free, and retries are idempotent', { timeout: 180_000 }, async () => {
+      const { server, api, a, b, conv } = await crashableWithPair('crash');
 
       const acked = new Map<string, { id: string; seq: number; createdAt: string; token: string }>();
       const inflight = new Map<string, string>();
@@ -179,12 +185,7 @@ for (const dialect of DIALECTS) {
     // Markers commit outside the send path's batches (Database.write): acked must mean
     // durable there too, though their fsync no longer runs on the event loop.
     it('every acked read marker survives kill -9', { timeout: 180_000 }, async () => {
-      const server = await crashable();
-      const { api } = server;
-      const a = await api.signUp('mark_a');
-      const b = await api.signUp('mark_b');
-      await api.connect(a, b);
-      const conv = (await api.post('/v1/conversations', { type: 'direct', userId: b.id }, a.token)).body.id as string;
+      const { server, api, a, b, conv } = await crashableWithPair('mark');
       const total = 1000;
       let next = 0;
       const sender = async () => {
