@@ -10,6 +10,7 @@
  * declared `content-length` (a chunked or length-less answer is refused, not guessed at).
  */
 import net from 'node:net';
+import { BodyPool } from '../../packages/server/src/body-pool.ts';
 
 export class HttpStatusError extends Error {}
 
@@ -17,16 +18,12 @@ const READ_BUFFER = 64 * 1024;
 const HEADERS_MAX = 16 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-/** Memory for bodies, used again: a body is valid only during the `use` call it is handed to. */
-const scratch: Buffer[] = [];
-
-function takeScratch(bytes: number): Buffer {
-  const i = scratch.findIndex((b) => b.length >= bytes);
-  if (i >= 0) return scratch.splice(i, 1)[0]!;
-  let size = 64 * 1024;
-  while (size < bytes) size *= 2;
-  return Buffer.allocUnsafeSlow(size);
-}
+/**
+ * Memory for bodies, used again (the server's own pool of response memory: a body is valid
+ * only during the `use` call it is handed to). A thousand devices at once hold a thousand
+ * bodies of ~45 KB: room for them all is kept.
+ */
+const scratch = new BodyPool(128 * 1024 * 1024);
 
 interface Pending {
   headLength: number;
@@ -104,7 +101,7 @@ class Connection {
       }
       p.status = Number(status[1]);
       p.length = Number(length[1]);
-      p.body = takeScratch(p.length);
+      p.body = scratch.take(p.length);
       rest = rest.subarray(end + 4 - seen);
     }
     if (p.filled + rest.length > p.length) {
@@ -119,7 +116,7 @@ class Connection {
     try {
       p.done(null, p.status, body.subarray(0, p.length));
     } finally {
-      scratch.push(body);
+      scratch.give(body);
       this.onFree(this);
     }
   }

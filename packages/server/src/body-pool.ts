@@ -68,7 +68,7 @@ const SMALL_BODY = 16 * 1024;
 export const bodies = new BodyPool();
 
 /** The UTF-8 bytes of `pieces`, counted character by character (~0.5 ns each). */
-export function utf8Bytes(pieces: readonly string[]): number {
+function utf8Bytes(pieces: readonly string[]): number {
   let bytes = 0;
   for (const piece of pieces) bytes += Buffer.byteLength(piece);
   return bytes;

@@ -212,14 +212,14 @@ describe('SQLite: checkpoints in a worker', () => {
     const probe = await open(path.join(dir, 'writes', 'parley.db'), 'r');
     const proto = Object.getPrototypeOf(probe) as FileHandle;
     await probe.close();
-    const sync = proto.datasync;
+    const datasync = proto.datasync;
     let release!: () => void;
     const go = new Promise<void>((resolve) => (release = resolve));
     let syncs = 0;
     proto.datasync = async function (this: FileHandle) {
       syncs++;
       await go;
-      return sync.call(this);
+      return datasync.call(this);
     };
     try {
       await sql`create table marks (v integer)`.execute(database.db);
@@ -238,7 +238,7 @@ describe('SQLite: checkpoints in a worker', () => {
       await write;
       expect(done).toBe(true);
     } finally {
-      proto.datasync = sync;
+      proto.datasync = datasync;
       release();
       await database.close();
     }
