@@ -7,7 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, precompile, type Database, type DB } from '../db.ts';
 import { syncReaderOf } from '../sync-reads.ts';
-import { Checkpointer } from './checkpointer.ts';
+import { Checkpointer, WAL_KEPT_BYTES, WAL_RESTART_BYTES } from './checkpointer.ts';
 
 type T = { kv: { k: string; v: string } };
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -152,9 +152,9 @@ describe('SQLite: checkpoints in a worker', () => {
     const db = new SQLite(file);
     db.pragma('journal_mode = WAL');
     db.pragma('wal_autocheckpoint = 0');
-    db.pragma('journal_size_limit = 0');
+    db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`);
     db.exec('create table big (v text)');
-    const checkpointer = new Checkpointer(file, 64 * 1024);
+    const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024 });
     try {
       const insert = db.prepare('insert into big (v) values (?)');
       db.transaction(() => {
@@ -165,9 +165,12 @@ describe('SQLite: checkpoints in a worker', () => {
       expect(result.log).toBeGreaterThan(0);
       expect(result.checkpointed).toBe(result.log);
       expect(statSync(file).size).toBeGreaterThan(200 * 1000);
-      // The next commit restarts the WAL and cuts the file back: no checkpoint is due.
+      // The next commit starts the WAL again from its start; the file keeps its size (it is
+      // overwritten from there), yet no checkpoint is due: what is due is not the file's size.
+      const walSize = statSync(`${file}-wal`).size;
       insert.run('small');
-      expect(statSync(`${file}-wal`).size).toBeLessThan(64 * 1024);
+      expect(statSync(`${file}-wal`).size).toBe(walSize);
+      expect(checkpointer.backlogBytes()).toBeLessThan(64 * 1024);
       await new Promise((resolve) => setTimeout(resolve, 150));
       checkpointer.maybe();
       expect(checkpointer.busy).toBe(false);
@@ -201,6 +204,36 @@ describe('SQLite: checkpoints in a worker', () => {
       await expect.poll(() => statSync(file).size, { timeout: 10_000 }).toBeGreaterThan(before + 4_000_000);
       const { n } = (await sql<{ n: number }>`select count(*) as n from big`.execute(database.db)).rows[0]!;
       expect(n).toBe(500);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('under batches that never pause, the WAL restarts from its start once past its restart point and stays that size', async () => {
+    const dataDir = path.join(dir, 'steady');
+    const database = await openDatabase({ dataDir, durability: 'full' });
+    const wal = path.join(dataDir, 'parley.db-wal');
+    try {
+      await sql`create table big (v text)`.execute(database.db);
+      let largest = 0;
+      let restarted = false;
+      let last = 0;
+      // ~1.5 × the restart point, each batch starting as soon as the one before is durable.
+      const batches = Math.ceil((1.5 * WAL_RESTART_BYTES) / (50 * 10_000));
+      for (let b = 0; b < batches; b++) {
+        const { durable } = await database.commitBatch(async (trx) => {
+          for (let i = 0; i < 50; i++) await sql`insert into big (v) values (${'z'.repeat(10_000)})`.execute(trx);
+        });
+        await durable;
+        const size = statSync(wal).size;
+        if (size === last) restarted = true;
+        last = size;
+        largest = Math.max(largest, size);
+      }
+      expect(restarted).toBe(true);
+      expect(largest).toBeLessThan(WAL_RESTART_BYTES + 2_000_000);
+      const { n } = (await sql<{ n: number }>`select count(*) as n from big`.execute(database.db)).rows[0]!;
+      expect(n).toBe(batches * 50);
     } finally {
       await database.close();
     }

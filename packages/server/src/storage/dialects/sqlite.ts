@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Sqli
 import type { DB } from '../schema.ts';
 import type { Database, Durability, MessageLog, MessageRow } from '../db.ts';
 import { registerSyncReader } from '../sync-reads.ts';
-import { CHECKPOINT_WAL_BYTES, Checkpointer } from './checkpointer.ts';
+import { Checkpointer, WAL_KEPT_BYTES } from './checkpointer.ts';
 
 /**
  * The writes that can change a send's facts (conversations/send-facts.ts): who is a member
@@ -325,14 +325,17 @@ export function openSqlite(file: string, durability: Durability): Database {
   let checkpointTimer: NodeJS.Timeout | null = null;
   if (file !== ':memory:') {
     raw.pragma('wal_autocheckpoint = 0');
-    // When a commit restarts the WAL after a complete checkpoint, the file is cut back
-    // (to 0: the WAL's size on disk is then what has not been checkpointed, which is what
-    // the checkpointer measures; without a limit the file keeps its largest size for ever).
-    raw.pragma('journal_size_limit = 0');
-    checkpointer = new Checkpointer(file, CHECKPOINT_WAL_BYTES, () => {
-      // Back to SQLite's own checkpoints rather than a WAL that grows for ever.
-      if (raw.open) raw.pragma('wal_autocheckpoint = 1000');
-      checkpointer = null;
+    // When a commit restarts the WAL after a complete checkpoint, it overwrites the file
+    // from its start (far cheaper for the kernel than appending to a file cut back to 0);
+    // the file is cut back only past this size (without a limit it keeps its largest size
+    // for ever).
+    raw.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`);
+    checkpointer = new Checkpointer(file, {
+      onError: () => {
+        // Back to SQLite's own checkpoints rather than a WAL that grows for ever.
+        if (raw.open) raw.pragma('wal_autocheckpoint = 1000');
+        checkpointer = null;
+      },
     });
     // Writes other than the send path's batches (which check after each) are caught here.
     checkpointTimer = setInterval(() => checkpointer?.maybe(), 1000);
@@ -358,6 +361,9 @@ export function openSqlite(file: string, durability: Durability): Database {
   let watchers = 0;
   const keptListeners: KeptListeners = { byConversation: null };
   async function commitBatch<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<{ value: T; durable: Promise<void> }> {
+    // Past its restart point the WAL waits for a complete checkpoint, so that this batch
+    // writes from the file's start again (overwriting, not appending).
+    await checkpointer?.beforeWrite();
     if (!wal) {
       const value = await db.transaction().execute(fn);
       checkpointer?.maybe();

@@ -1,0 +1,172 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Checkpointer, readWalState, WAL_INDEX_HEAD_BYTES } from './checkpointer.ts';
+
+const FRAME = 4096 + 24;
+
+/** A database in WAL mode as the server opens it: no automatic checkpoints, the WAL file kept at its size. */
+function walDatabase(file: string): SQLite.Database {
+  const db = new SQLite(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma('journal_size_limit = -1');
+  db.exec('create table big (v text)');
+  return db;
+}
+
+const walHead = (file: string) => readFileSync(`${file}-shm`).subarray(0, WAL_INDEX_HEAD_BYTES);
+const walSize = (file: string) => statSync(`${file}-wal`).size;
+
+describe('the wal-index head', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'parley-walindex-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('says where the WAL ends and how much of it is not checkpointed, as SQLite itself counts', () => {
+    const file = path.join(dir, 'state.db');
+    const db = walDatabase(file);
+    try {
+      const insert = db.prepare('insert into big (v) values (?)');
+      db.transaction(() => {
+        for (let i = 0; i < 100; i++) insert.run('x'.repeat(1000));
+      })();
+      const before = readWalState(walHead(file))!;
+      // Appended so far: the WAL's valid frames end where the file does.
+      expect(before.end).toBe(walSize(file));
+      expect(before.backlog).toBe(before.end - 32);
+      const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      expect(row!.checkpointed).toBe(row!.log);
+      expect(before.backlog).toBe(row!.log * FRAME);
+      const after = readWalState(walHead(file))!;
+      expect(after).toEqual({ end: before.end, backlog: 0 });
+      // The next commit starts the WAL again from the file's start; the file keeps its size.
+      insert.run('small');
+      const restarted = readWalState(walHead(file))!;
+      expect(restarted.end).toBeLessThan(4 * FRAME);
+      expect(restarted.backlog).toBe(restarted.end - 32);
+      expect(walSize(file)).toBe(before.end);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('is not read from a head that is not an initialised wal-index, or whose two copies differ', () => {
+    expect(readWalState(Buffer.alloc(WAL_INDEX_HEAD_BYTES))).toBeNull();
+    expect(readWalState(Buffer.alloc(10))).toBeNull();
+    const head = Buffer.alloc(WAL_INDEX_HEAD_BYTES);
+    for (const at of [0, 48]) {
+      head.writeUInt32LE(3007000, at);
+      head[at + 12] = 1;
+      head.writeUInt16LE(4096, at + 14);
+      head.writeUInt32LE(10, at + 16);
+    }
+    head.writeUInt32LE(4, 96);
+    expect(readWalState(head, true)).toEqual({ end: 32 + 10 * FRAME, backlog: 6 * FRAME });
+    // A writer is between the two copies: no answer rather than a torn one.
+    const torn = Buffer.from(head);
+    torn.writeUInt32LE(11, 16);
+    expect(readWalState(torn, true)).toBeNull();
+    // More checkpointed than written cannot be.
+    const odd = Buffer.from(head);
+    odd.writeUInt32LE(11, 96);
+    expect(readWalState(odd, true)).toBeNull();
+    // A big-endian machine writes the same fields the other way round; a page size of 1 means 64 KiB.
+    const be = Buffer.alloc(WAL_INDEX_HEAD_BYTES);
+    for (const at of [0, 48]) {
+      be.writeUInt32BE(3007000, at);
+      be[at + 12] = 1;
+      be.writeUInt16BE(1, at + 14);
+      be.writeUInt32BE(3, at + 16);
+    }
+    expect(readWalState(be, false)).toEqual({ end: 32 + 3 * (65536 + 24), backlog: 3 * (65536 + 24) });
+    expect(readWalState(be, true)).toBeNull();
+  });
+});
+
+describe('Checkpointer: the WAL starts again from the file’s start under a writer that never pauses', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'parley-restart-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Transactions of ~40 KiB, each after the writer asked `beforeWrite` (as the server's batches do), with checkpoints as the server starts them. */
+  async function writeSteadily(db: SQLite.Database, checkpointer: Checkpointer, transactions: number, onEach: () => void = () => {}) {
+    const insert = db.prepare('insert into big (v) values (?)');
+    const write = db.transaction(() => {
+      for (let i = 0; i < 10; i++) insert.run('y'.repeat(4000));
+    });
+    for (let t = 0; t < transactions; t++) {
+      await checkpointer.beforeWrite();
+      write();
+      checkpointer.maybe();
+      onEach();
+      // The writer's turn ends (the server's event loop runs on); nothing waits for the checkpoint.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it('once the WAL reaches the restart point, the next write waits for a complete checkpoint and writes from the start', async () => {
+    const file = path.join(dir, 'steady.db');
+    const db = walDatabase(file);
+    const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024, restartBytes: 256 * 1024 });
+    let restarts = 0;
+    let lastEnd = 0;
+    let largest = 0;
+    try {
+      await writeSteadily(db, checkpointer, 200, () => {
+        const wal = checkpointer.walState()!;
+        if (wal.end < lastEnd) restarts++;
+        lastEnd = wal.end;
+        largest = Math.max(largest, walSize(file));
+      });
+      // 200 × 40 KiB = 8 MB written through a WAL that never grew much past its restart point.
+      expect(restarts).toBeGreaterThanOrEqual(10);
+      expect(largest).toBeLessThan(256 * 1024 + 2 * 64 * 1024);
+      expect((db.prepare('select count(*) as n from big').get() as { n: number }).n).toBe(2000);
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
+  });
+
+  it('a reader of an older snapshot keeps the WAL from restarting: the writer does not wait for it again for a while', async () => {
+    const file = path.join(dir, 'pinned.db');
+    const db = walDatabase(file);
+    const reader = new SQLite(file, { readonly: true });
+    const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024, restartBytes: 128 * 1024 });
+    const insert = db.prepare('insert into big (v) values (?)');
+    const write = (rows: number) => db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run('y'.repeat(4000));
+    })();
+    try {
+      write(20);
+      reader.exec('begin');
+      reader.prepare('select count(*) from big').get();
+      write(80);
+      expect(checkpointer.walState()!.end).toBeGreaterThan(128 * 1024);
+      let checkpoints = 0;
+      const now = checkpointer.now.bind(checkpointer);
+      checkpointer.now = () => (checkpoints++, now());
+      // Past the restart point, but no checkpoint can copy what the reader still reads: two tries.
+      await checkpointer.beforeWrite();
+      expect(checkpoints).toBe(2);
+      expect(checkpointer.walState()!.backlog).toBeGreaterThan(0);
+      // The next writes go on at once, without waiting for checkpoints of their own.
+      await checkpointer.beforeWrite();
+      await checkpointer.beforeWrite();
+      expect(checkpoints).toBe(2);
+      reader.exec('commit');
+      expect((db.prepare('select count(*) as n from big').get() as { n: number }).n).toBe(100);
+    } finally {
+      await checkpointer.close();
+      reader.close();
+      db.close();
+    }
+  });
+});
