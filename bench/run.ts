@@ -12,7 +12,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Api, freshStorage, openStorage, pool, PG_URL, seedUsers, startParley, type Engine, type SeededUser, type Storage } from './lib/parley.ts';
-import { call, cpuSeconds, CpuMeter, fdHardLimit, freePort, LOAD_CORE, ROOT, SERVER_CORE, sleep, spawnPinned, waitFor, type Pinned } from './lib/proc.ts';
+import { call, cpuSeconds, CpuMeter, fdHardLimit, freePort, LOAD_CORE, pinSelf, ROOT, SERVER_CORE, sleep, spawnPinned, waitFor, type Pinned } from './lib/proc.ts';
 import { check, Histogram, jsonLine, result, round, table, type Result } from './lib/stats.ts';
 import { summarizeProfile, type Windows } from './lib/profile.ts';
 import { Inspector, INSPECT_ARGS, type MemorySample } from './lib/inspect.ts';
@@ -858,6 +858,7 @@ function failed(workload: string, engine: Engine, err: unknown, baseline: { valu
 
 const WORKLOADS: Record<string, () => Promise<void>> = { W1: w1, W2: w2, W3: w3, W4: w4, W5: w5 };
 
+pinSelf(LOAD_CORE);
 const started = performance.now();
 note(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, node ${process.version}, engines ${ENGINES.join(', ')}${profileDir ? `, profiles in ${profileDir}` : ''}`);
 for (const [id, run] of Object.entries(WORKLOADS)) {
