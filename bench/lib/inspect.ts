@@ -14,6 +14,23 @@ export interface MemorySample {
   external: number;
 }
 
+/**
+ * The process's RSS once it stops falling: memory freed by a collection goes back to the
+ * system a little later (V8's memory reducer, in the background), and one run's W1 read its
+ * first point before that and its slope as negative. Polled every 250 ms until two readings
+ * are within 1 MiB (or `maxMs` passed).
+ */
+export async function settledRss(pid: number, maxMs = 5000, read: (pid: number) => number = rssBytes): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  let last = read(pid);
+  for (;;) {
+    await sleep(250);
+    const now = read(pid);
+    if (Math.abs(now - last) < 1024 * 1024 || performance.now() > deadline) return now;
+    last = now;
+  }
+}
+
 export class Inspector {
   private nextId = 1;
   private constructor(private readonly ws: WebSocket) {}
@@ -55,7 +72,7 @@ export class Inspector {
     await this.command('HeapProfiler.collectGarbage');
     const r = await this.command<{ result: { value: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
     const usage = JSON.parse(r.result.value) as { heapUsed: number; external: number; arrayBuffers: number };
-    return { rss: rssBytes(pid), heapUsed: usage.heapUsed, external: usage.external };
+    return { rss: await settledRss(pid), heapUsed: usage.heapUsed, external: usage.external };
   }
 
   close(): void {
