@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './proc.ts';
+import { cpuSeconds, parseSchedstatNs, ROOT } from './proc.ts';
 
 describe('pinSelf', () => {
   it('keeps every thread of the process, those it has and those it starts later, on the core given', () => {
@@ -21,5 +21,35 @@ describe('pinSelf', () => {
     // The main thread, V8's and libuv's threads, and the worker started after pinning.
     expect(cores.length).toBeGreaterThan(4);
     expect(new Set(cores)).toEqual(new Set(['0']));
+  });
+});
+
+describe('cpuSeconds', () => {
+  /** Work until this process has used `ms` of CPU (by getrusage), however busy the machine. */
+  const spin = (ms: number) => {
+    const from = process.cpuUsage();
+    for (;;) {
+      const { user, system } = process.cpuUsage(from);
+      if (user + system >= ms * 1000) return;
+    }
+  };
+
+  it('counts a few milliseconds of work, which the 10 ms ticks of /proc/<pid>/stat mostly miss', () => {
+    for (let round = 0; round < 5; round++) {
+      const before = cpuSeconds(process.pid);
+      const usage = process.cpuUsage();
+      spin(3);
+      const used = cpuSeconds(process.pid) - before;
+      const { user, system } = process.cpuUsage(usage);
+      // Ticks would read 0 here about two times in three, and 10 ms otherwise.
+      expect(used).toBeGreaterThan(0.001);
+      // getrusage (microseconds) agrees, give or take the other threads between the two reads.
+      expect(Math.abs(used - (user + system) / 1e6)).toBeLessThan(0.003);
+    }
+  });
+
+  it('reads the run time from a schedstat line', () => {
+    expect(parseSchedstatNs('2199202120 533375 29\n')).toBe(2199202120);
+    expect(() => parseSchedstatNs('garbage')).toThrow();
   });
 });
