@@ -101,6 +101,52 @@ describe('group commit', () => {
     await gc.close();
   });
 
+  /** A group commit of plain keys whose commits touch nothing (what is tested is when batches go). */
+  const batching = (windowMs: number, batches: string[][]) =>
+    new GroupCommit<string>({
+      transact: async (_lane, fn) => ({ value: await fn(undefined as never, new Date().toISOString(), Date.now()), durable: Promise.resolve() }),
+      run: async (_trx, _stamp, _ms, keys) => {
+        batches.push(keys);
+        return keys.map((k) => ({ ok: true as const, value: k }));
+      },
+      lanes: 1,
+      windowMs,
+      maxBatch: 1000,
+    });
+
+  it('on a quiet lane a send does not wait for the window: no company is coming (what arrives in the same turn still joins it)', async () => {
+    const batches: string[][] = [];
+    // A window longer than the test may last: waiting for it would fail the test.
+    const alone = batching(60_000, batches);
+    expect(await alone.submit<string>('alone', 'alone')).toBe('alone');
+    const pair = batching(60_000, batches);
+    expect(await Promise.all([pair.submit<string>('x', 'x'), pair.submit<string>('y', 'y')])).toEqual(['x', 'y']);
+    expect(batches).toEqual([['alone'], ['x', 'y']]);
+    await Promise.all([alone.close(), pair.close()]);
+  });
+
+  it('under a steady stream of sends (several expected within the window) a batch waits for the window and gathers them', async () => {
+    const batches: string[][] = [];
+    const gc = batching(20, batches);
+    const sent: Promise<string>[] = [];
+    // About one send a millisecond for 300 ms: ~20 expected in each 20 ms window.
+    await new Promise<void>((resolve) => {
+      const started = performance.now();
+      const timer = setInterval(() => {
+        sent.push(gc.submit<string>('stream', `s${sent.length}`));
+        if (performance.now() - started > 300) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+    await Promise.all(sent);
+    // Going at once, nearly every send would have been a batch of its own.
+    expect(batches.length).toBeLessThan(sent.length / 4);
+    expect(batches.flat()).toEqual(sent.map((_, i) => `s${i}`));
+    await gc.close();
+  });
+
   it('answers a batch only once its commit is durable, and takes the next batch only then (what arrived meanwhile commits together)', async () => {
     const syncs: (() => void)[] = [];
     const batches: string[][] = [];

@@ -45,8 +45,36 @@ export interface GroupCommitOptions<J> {
 class Lane<J> {
   queue: Queued<J>[] = [];
   busy = false;
-  timer: NodeJS.Timeout | null = null;
+  timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** Jobs submitted since `since`, and the smoothed rate of submissions (jobs per ms). */
+  arrived = 0;
+  since = performance.now();
+  rate = 0;
+
+  /** Jobs per ms lately: each reading covers at least `RATE_SPAN_MS`, and weighs half. */
+  arrivalRate(now: number): number {
+    const span = now - this.since;
+    if (span >= RATE_SPAN_MS) {
+      this.rate = (this.rate + this.arrived / span) / 2;
+      // A long quiet spell is a rate of its own: forget what came before it.
+      if (span > 50 * RATE_SPAN_MS) this.rate = this.arrived / span;
+      this.arrived = 0;
+      this.since = now;
+    }
+    return this.rate;
+  }
 }
+
+/** The least time a reading of the arrival rate covers, in ms. */
+const RATE_SPAN_MS = 5;
+
+/**
+ * Company worth waiting for: the jobs expected to arrive within the window. Below this, a
+ * batch goes at once (in the next turn), since the window would add its latency and gather
+ * next to nothing: one publisher fanning out to a group of 1,000 sends ~0.1 a ms, two people
+ * chatting far less; a busy server's sends arrive by the dozen a ms.
+ */
+const COMPANY_EXPECTED = 4;
 
 /** FNV-1a: a cheap, stable spread of keys over the lanes. */
 function hash(key: string): number {
@@ -57,7 +85,8 @@ function hash(key: string): number {
 
 /**
  * Group commit: jobs that arrive within a millisecond or two share one transaction and so
- * one fsync. A job resolves only after its whole batch committed: acked means durable. When
+ * one fsync (when jobs come often enough for the window to gather some: see
+ * `COMPANY_EXPECTED`; otherwise a batch goes in the next turn). A job resolves only after its whole batch committed: acked means durable. When
  * the batch as a whole fails (a job threw after writing, a deadlock, a failed commit),
  * nothing of it is durable and every job is run again in a transaction of its own, so a
  * bad job fails alone and its batch-mates commit.
@@ -77,6 +106,7 @@ export class GroupCommit<J> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'the server is shutting down; retry with the same clientId', { retryAfter: 1 }));
     const index = this.lanes.length === 1 ? 0 : hash(key) % this.lanes.length;
     const lane = this.lanes[index]!;
+    lane.arrived++;
     return new Promise<T>((resolve, reject) => {
       lane.queue.push({ key, job, resolve: resolve as (v: unknown) => void, reject });
       this.schedule(lane, index);
@@ -96,9 +126,7 @@ export class GroupCommit<J> {
 
   private schedule(lane: Lane<J>, index: number): void {
     if (lane.timer || lane.busy || lane.queue.length === 0) return;
-    // A full batch goes at once; otherwise wait a moment for company.
-    const wait = lane.queue.length >= this.options.maxBatch ? 0 : this.options.windowMs;
-    lane.timer = setTimeout(() => {
+    const go = () => {
       lane.timer = null;
       const batch = lane.queue.splice(0, this.options.maxBatch);
       lane.busy = true;
@@ -107,7 +135,12 @@ export class GroupCommit<J> {
         this.schedule(lane, index);
         this.checkIdle();
       });
-    }, wait);
+    };
+    // A full batch goes at once, and so does one that company is unlikely to join (in the
+    // next turn: what was read in this one joins it); otherwise wait a moment for company.
+    const full = lane.queue.length >= this.options.maxBatch;
+    if (full || lane.arrivalRate(performance.now()) * this.options.windowMs < COMPANY_EXPECTED) lane.timer = setImmediate(go);
+    else lane.timer = setTimeout(go, this.options.windowMs);
   }
 
   private checkIdle(): void {
