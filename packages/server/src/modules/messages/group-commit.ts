@@ -85,11 +85,11 @@ function hash(key: string): number {
 
 /**
  * Group commit: jobs that arrive within a millisecond or two share one transaction and so
- * one fsync (when jobs come often enough for the window to gather some: see
- * `COMPANY_EXPECTED`; otherwise a batch goes in the next turn). A job resolves only after its whole batch committed: acked means durable. When
- * the batch as a whole fails (a job threw after writing, a deadlock, a failed commit),
- * nothing of it is durable and every job is run again in a transaction of its own, so a
- * bad job fails alone and its batch-mates commit.
+ * one fsync (when jobs come often enough for the window to gather some: `COMPANY_EXPECTED`;
+ * otherwise a batch goes in the next turn). A job resolves only after its whole batch
+ * committed: acked means durable. When the batch as a whole fails (a job threw after
+ * writing, a deadlock, a failed commit), nothing of it is durable and every job is run
+ * again in a transaction of its own, so a bad job fails alone and its batch-mates commit.
  */
 export class GroupCommit<J> {
   private readonly lanes: Lane<J>[];

@@ -17,6 +17,21 @@ function walDatabase(file: string): SQLite.Database {
   return db;
 }
 
+/** A wal-index head as SQLite writes it: both header copies, then nBackfill, in the byte order given. */
+function walIndexHead(f: { le: boolean; pageSizeField: number; mxFrame: number; nBackfill: number }): Buffer {
+  const head = Buffer.alloc(WAL_INDEX_HEAD_BYTES);
+  const u32 = (v: number, at: number) => (f.le ? head.writeUInt32LE(v, at) : head.writeUInt32BE(v, at));
+  for (const at of [0, 48]) {
+    u32(3007000, at);
+    head[at + 12] = 1;
+    if (f.le) head.writeUInt16LE(f.pageSizeField, at + 14);
+    else head.writeUInt16BE(f.pageSizeField, at + 14);
+    u32(f.mxFrame, at + 16);
+  }
+  u32(f.nBackfill, 96);
+  return head;
+}
+
 const walHead = (file: string) => readFileSync(`${file}-shm`).subarray(0, WAL_INDEX_HEAD_BYTES);
 const walSize = (file: string) => statSync(`${file}-wal`).size;
 
@@ -58,14 +73,7 @@ describe('the wal-index head', () => {
   it('is not read from a head that is not an initialised wal-index, or whose two copies differ', () => {
     expect(readWalState(Buffer.alloc(WAL_INDEX_HEAD_BYTES))).toBeNull();
     expect(readWalState(Buffer.alloc(10))).toBeNull();
-    const head = Buffer.alloc(WAL_INDEX_HEAD_BYTES);
-    for (const at of [0, 48]) {
-      head.writeUInt32LE(3007000, at);
-      head[at + 12] = 1;
-      head.writeUInt16LE(4096, at + 14);
-      head.writeUInt32LE(10, at + 16);
-    }
-    head.writeUInt32LE(4, 96);
+    const head = walIndexHead({ le: true, pageSizeField: 4096, mxFrame: 10, nBackfill: 4 });
     expect(readWalState(head, true)).toEqual({ end: 32 + 10 * FRAME, backlog: 6 * FRAME });
     // A writer is between the two copies: no answer rather than a torn one.
     const torn = Buffer.from(head);
@@ -76,13 +84,7 @@ describe('the wal-index head', () => {
     odd.writeUInt32LE(11, 96);
     expect(readWalState(odd, true)).toBeNull();
     // A big-endian machine writes the same fields the other way round; a page size of 1 means 64 KiB.
-    const be = Buffer.alloc(WAL_INDEX_HEAD_BYTES);
-    for (const at of [0, 48]) {
-      be.writeUInt32BE(3007000, at);
-      be[at + 12] = 1;
-      be.writeUInt16BE(1, at + 14);
-      be.writeUInt32BE(3, at + 16);
-    }
+    const be = walIndexHead({ le: false, pageSizeField: 1, mxFrame: 3, nBackfill: 0 });
     expect(readWalState(be, false)).toEqual({ end: 32 + 3 * (65536 + 24), backlog: 3 * (65536 + 24) });
     expect(readWalState(be, true)).toBeNull();
   });
