@@ -32,7 +32,7 @@ const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 
 
 /** Every count and duration of a run; --quick shrinks them to fit in under 3 minutes. */
 const S = quick
-  ? { w1Sockets: 1000, w1ConnectDeadlineMs: 30_000, w2Pairs: 50, window: 4, warmupMs: 1000, durationMs: 3000, rateMs: 3000, w3Users: 200, w3Sizes: [10, 100], w3DurationMs: 2000, w4Rows: 20_000, w4Senders: 50, w5Messages: 1000, w5Conversations: 10, w5Devices: 100 }
+  ? { w1Sockets: 5000, w1ConnectDeadlineMs: 30_000, w2Pairs: 50, window: 4, warmupMs: 1000, durationMs: 3000, rateMs: 3000, w3Users: 200, w3Sizes: [10, 100], w3DurationMs: 2000, w4Rows: 20_000, w4Senders: 50, w5Messages: 1000, w5Conversations: 10, w5Devices: 100 }
   : { w1Sockets: 20_000, w1ConnectDeadlineMs: 360_000, w2Pairs: 100, window: 4, warmupMs: 2000, durationMs: 10_000, rateMs: 8000, w3Users: 1000, w3Sizes: [10, 100, 1000], w3DurationMs: 6000, w4Rows: 200_000, w4Senders: 100, w5Messages: 5000, w5Conversations: 50, w5Devices: 1000 };
 
 const results: Result[] = [];

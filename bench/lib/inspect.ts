@@ -15,19 +15,25 @@ export interface MemorySample {
 }
 
 /**
- * The process's RSS once it stops falling: memory freed by a collection goes back to the
- * system a little later (V8's memory reducer, in the background), and one run's W1 read its
- * first point before that and its slope as negative. Polled every 250 ms until two readings
- * are within 1 MiB (or `maxMs` passed).
+ * The process's RSS once it has stopped moving: memory freed by a collection goes back to
+ * the system a little later and in steps (V8's pool of freed pages, its memory reducer):
+ * after W1's forced collections Parley's RSS went 227 → 215 → 156 MB within 1.3 s, and a run
+ * that read it at once reported the slope as negative. Polled every 250 ms until it has
+ * stayed within `toleranceBytes` for `stableMs` (or `maxMs` passed).
  */
-export async function settledRss(pid: number, maxMs = 5000, read: (pid: number) => number = rssBytes): Promise<number> {
+export async function settledRss(pid: number, options: { stableMs?: number; maxMs?: number; toleranceBytes?: number; read?: (pid: number) => number } = {}): Promise<number> {
+  const { stableMs = 2000, maxMs = 10_000, toleranceBytes = 256 * 1024, read = rssBytes } = options;
   const deadline = performance.now() + maxMs;
-  let last = read(pid);
+  let since = performance.now();
+  let mark = read(pid);
   for (;;) {
     await sleep(250);
     const now = read(pid);
-    if (Math.abs(now - last) < 1024 * 1024 || performance.now() > deadline) return now;
-    last = now;
+    if (Math.abs(now - mark) > toleranceBytes) {
+      mark = now;
+      since = performance.now();
+    } else if (performance.now() - since >= stableMs) return now;
+    if (performance.now() > deadline) return now;
   }
 }
 

@@ -162,10 +162,16 @@ export async function startParley(storage: Storage, options: { cpuProfDir?: stri
   const proc = spawnPinned(SERVER_CORE, 'packages/cli/src/main.ts', { nodeArgs, args: ['serve'], env: { ...parleyEnv(storage, port), ...options.env } });
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => (await fetch(`${url}/v1/health`)).ok, 60_000, 'parley /v1/health');
+    // A server that exits while starting (a port taken, a bad setting) says so at once.
+    await Promise.race([
+      waitFor(async () => (await fetch(`${url}/v1/health`)).ok, 60_000, 'parley /v1/health'),
+      proc.exited.then((code) => {
+        throw new Error(`parley exited (${code}) before /v1/health answered`);
+      }),
+    ]);
   } catch (err) {
     await proc.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${proc.stderr.join('').slice(-3000)}`);
+    throw new Error(`${(err as Error).message}\nstderr: ${proc.stderr.join('').slice(-2000)}\nstdout: ${proc.stdout.join('').slice(-2000)}`);
   }
   return { ...proc, url, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };
 }

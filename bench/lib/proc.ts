@@ -144,8 +144,9 @@ export interface Pinned {
   pid: number;
   /** performance.now() when it was spawned: profile sample times are relative to about this. */
   startedAt: number;
-  /** Lines the process wrote to stderr (kept for error reports). */
+  /** The last chunks the process wrote to stderr, and to stdout (the server's logs), kept for error reports. */
   stderr: string[];
+  stdout: string[];
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -169,19 +170,23 @@ export function spawnPinned(
       stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     },
   );
+  // Both pipes drained (a full pipe would block the child), their last chunks kept.
+  const tail = (stream: NodeJS.ReadableStream, kept: string[]) =>
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      kept.push(chunk);
+      if (kept.length > 200) kept.shift();
+    });
   const stderr: string[] = [];
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr.push(chunk);
-    if (stderr.length > 200) stderr.shift();
-  });
-  // Keep stdout drained; a full pipe would block the child.
-  child.stdout!.on('data', () => {});
+  const stdout: string[] = [];
+  tail(child.stderr!, stderr);
+  tail(child.stdout!, stdout);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     child,
     pid: child.pid!,
     startedAt,
     stderr,
+    stdout,
     exited,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
