@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startTestServer, type TestServer } from '../test/harness.ts';
-import { bodies, BodyPool } from './body-pool.ts';
+import Fastify from 'fastify';
+import { bodies, BodyPool, sendJsonPieces } from './body-pool.ts';
 
 describe('BodyPool', () => {
   it('hands out slabs of a power of two of at least 64 KiB, and the same memory again once given back', () => {
@@ -31,6 +32,32 @@ describe('BodyPool', () => {
     expect(second).not.toBe(a);
     pool.give(Buffer.alloc(64 * 1024));
     expect(pool.freeBytes).toBe(0);
+  });
+
+  it('sends pieces as one body from the length its source counted, and whole even when that count was wrong', async () => {
+    const pool = new BodyPool();
+    const pieces = ['{"messages":[', JSON.stringify('é😀ß'.repeat(10_000)), ']}'];
+    const text = pieces.join('');
+    const right = Buffer.byteLength(text);
+    const app = Fastify();
+    let given: number | undefined;
+    app.get('/:mode', (req, reply) => {
+      const mode = (req.params as { mode: string }).mode;
+      given = mode === 'right' ? right : mode === 'short' ? right - 7 : mode === 'long' ? right + 9 : undefined;
+      return sendJsonPieces(reply, pieces, given, pool);
+    });
+    try {
+      for (const mode of ['right', 'short', 'long', 'uncounted']) {
+        const res = await app.inject({ method: 'GET', url: `/${mode}` });
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+        expect(Number(res.headers['content-length'])).toBe(right);
+        expect(res.rawPayload.equals(Buffer.from(text))).toBe(true);
+      }
+      // The slabs came back: the body's, and those of the miscounted ones at once.
+      expect(pool.freeBytes).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+    }
   });
 
   it('keeps at most retainBytes of free slabs, and never pools a body beyond the largest slab', () => {
