@@ -1,7 +1,8 @@
 /**
  * The server's node flags (a 64 MB young-generation semi-space, kept once used:
- * docs/PERFORMANCE.md, the sixth and seventh passes) are given in two places an operator starts it from — `npm start` and the
- * `parley` binary's shebang — and the benchmarks read them from the first.
+ * docs/PERFORMANCE.md, the sixth and seventh passes) are given in two places an operator
+ * starts it from — `npm start` and the `parley` binary's shebang — and the benchmarks read
+ * them from the first.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
