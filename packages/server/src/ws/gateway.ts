@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ClientFrame, LIMITS, ReqId, WS_CLOSE, type Ack, type ErrorCode, type SendBody, type ServerFrame } from '@parley/protocol';
@@ -7,6 +6,7 @@ import type { Bus } from '../bus/bus.ts';
 import type { DomainEvent } from '../bus/events.ts';
 import type { AppContext, Caller } from '../context.ts';
 import { AppError } from '../errors.ts';
+import { uuidv4 } from '../ids.ts';
 import { bearerToken, type Authenticator } from '../http/auth.ts';
 import { parseJsonStrict } from '../http/limits.ts';
 import { frameBytes, textFrame, type TextFrame } from './frames.ts';
@@ -379,7 +379,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   function accept(ws: WebSocket, headerAuth: HeaderAuth): void {
     const c: Connection = {
-      id: randomUUID(),
+      id: uuidv4(),
       ws,
       caller: null,
       token: null,

@@ -1,13 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { PUBLISHED, type Bus } from '../../bus/bus.ts';
 import type { DomainEvent } from '../../bus/events.ts';
+import { flat } from '../../ids.ts';
 
 /**
  * Events travel on per-user topics: a process subscribes to the topic of each user who has
  * a socket on it, and nothing else, so a process only receives what its own sockets need.
  * The topic names the recipient; the gateway delivers to that user's devices.
  */
-export const userTopic = (userId: string) => `user:${userId}`;
+export const userTopic = (userId: string) => flat(`user:${userId}`);
 
 /**
  * An event for many users (a message in a big group) goes out once, on the topic every
