@@ -227,7 +227,7 @@ async function marginalMemory(p: Pinned, connect: (tokens: string[]) => Promise<
     await sleep(1000);
     const after = await inspector.memory(p.pid);
     const per = (k: keyof MemorySample) => (rest > 0 ? (after[k] - before[k]) / rest : Number.NaN);
-    return { perSocket: per('rss'), heapPerSocket: per('heapUsed'), connected: first + rest, after };
+    return { perSocket: per('rss'), heapPerSocket: per('heapUsed'), heapTotalPerSocket: per('heapTotal'), externalPerSocket: per('external'), connected: first + rest, before, after };
   } finally {
     inspector.close();
   }
@@ -301,6 +301,11 @@ async function w1(): Promise<void> {
         group_size: W1_GROUP,
         heap_kib_per_socket: round(parley.heapPerSocket / 1024),
         baseline_heap_kib_per_socket: round(baseline.heapPerSocket / 1024),
+        heap_total_kib_per_socket: round(parley.heapTotalPerSocket / 1024),
+        baseline_heap_total_kib_per_socket: round(baseline.heapTotalPerSocket / 1024),
+        external_kib_per_socket: round(parley.externalPerSocket / 1024),
+        baseline_external_kib_per_socket: round(baseline.externalPerSocket / 1024),
+        server_rss_mb_before: round(mb(parley.before.rss)),
         server_rss_mb: round(mb(parley.after.rss)),
         connect_cpu_s: round(connectCpu.cpu),
         connect_wall_s: round(connectCpu.wall),

@@ -11,6 +11,8 @@ export const INSPECT_ARGS = ['--inspect=127.0.0.1:0'];
 export interface MemorySample {
   rss: number;
   heapUsed: number;
+  /** What V8 holds of the system for its heap (used or not): the young generation's semi-spaces among it. */
+  heapTotal: number;
   external: number;
 }
 
@@ -77,8 +79,8 @@ export class Inspector {
     await sleep(200);
     await this.command('HeapProfiler.collectGarbage');
     const r = await this.command<{ result: { value: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-    const usage = JSON.parse(r.result.value) as { heapUsed: number; external: number; arrayBuffers: number };
-    return { rss: await settledRss(pid), heapUsed: usage.heapUsed, external: usage.external };
+    const usage = JSON.parse(r.result.value) as { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+    return { rss: await settledRss(pid), heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external };
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { cpuSeconds, parseSchedstatNs, ROOT } from './proc.ts';
+import { cpuSeconds, ephemeralPorts, freePort, parseSchedstatNs, ROOT } from './proc.ts';
 
 describe('pinSelf', () => {
   it('keeps every thread of the process, those it has and those it starts later, on the core given', () => {
@@ -51,5 +52,40 @@ describe('cpuSeconds', () => {
   it('reads the run time from a schedstat line', () => {
     expect(parseSchedstatNs('2199202120 533375 29\n')).toBe(2199202120);
     expect(() => parseSchedstatNs('garbage')).toThrow();
+  });
+});
+
+describe('freePort', () => {
+  it('picks ports below the range the kernel hands out itself, and free ones', async () => {
+    const [low, high] = ephemeralPorts();
+    expect(low).toBeGreaterThan(10_000);
+    expect(high).toBeGreaterThanOrEqual(low);
+    for (let i = 0; i < 20; i++) {
+      const port = await freePort();
+      expect(port).toBeGreaterThanOrEqual(10_000);
+      expect(port).toBeLessThan(low);
+      // Free: it can be listened on.
+      const srv = createServer();
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await new Promise((resolve) => srv.close(resolve));
+    }
+  });
+
+  it('never returns a port in use', async () => {
+    const [low] = ephemeralPorts();
+    // Hold every port of a slice of the range but one: each call must find that one or another outside the slice.
+    const held: Server[] = [];
+    try {
+      for (let port = 10_000; port < 10_200; port++) {
+        const srv = createServer();
+        const ok = await new Promise<boolean>((resolve) => srv.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true)));
+        if (ok) held.push(srv);
+      }
+      const taken = new Set(held.map((s) => (s.address() as { port: number }).port));
+      for (let i = 0; i < 50; i++) expect(taken.has(await freePort())).toBe(false);
+      expect(low).toBeGreaterThan(10_200);
+    } finally {
+      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
   });
 });

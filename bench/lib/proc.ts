@@ -256,17 +256,41 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
-/** A TCP port that was free a moment ago (for servers configured by environment). */
+/**
+ * A TCP port that was free a moment ago (for servers configured by environment), below the
+ * kernel's own range (`ephemeralPorts`), where nothing but an explicit request can take it.
+ */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  const [low] = ephemeralPorts();
+  for (let attempt = 0; ; attempt++) {
+    const port = FIXED_PORTS_FROM + Math.floor(Math.random() * (low - FIXED_PORTS_FROM));
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (attempt >= 100) throw new Error(`no free port found between ${FIXED_PORTS_FROM} and ${low}`);
+  }
+}
+
+/** Where `freePort` looks: above the well-known and most registered services' ports. */
+const FIXED_PORTS_FROM = 10_000;
+
+/**
+ * The kernel's range for ports it picks itself (a listener on port 0, such as `--inspect`'s,
+ * or a connecting socket). `freePort` stays below it: a port picked there was once handed
+ * to W1's server inspector a moment after it was found free, and the server could not listen.
+ */
+export function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low! > FIXED_PORTS_FROM + 1000 && high! >= low!) return [low!, high!];
+  } catch {
+    // Not Linux, or not readable: the usual default.
+  }
+  return [32_768, 60_999];
 }
 
 /** The hard limit on open files of this process (children inherit it). */
