@@ -36,6 +36,7 @@ describe('cpuSeconds', () => {
   };
 
   it('counts a few milliseconds of work, which the 10 ms ticks of /proc/<pid>/stat mostly miss', () => {
+    const gaps: number[] = [];
     for (let round = 0; round < 5; round++) {
       const before = cpuSeconds(process.pid);
       const usage = process.cpuUsage();
@@ -44,9 +45,13 @@ describe('cpuSeconds', () => {
       const { user, system } = process.cpuUsage(usage);
       // Ticks would read 0 here about two times in three, and 10 ms otherwise.
       expect(used).toBeGreaterThan(0.001);
-      // getrusage (microseconds) agrees, give or take the other threads between the two reads.
-      expect(Math.abs(used - (user + system) / 1e6)).toBeLessThan(0.003);
+      gaps.push(Math.abs(used - (user + system) / 1e6));
     }
+    // getrusage (microseconds) agrees, give or take what the process's other threads (the
+    // collector's, on a busy machine) ran between the two pairs of reads: in the best round
+    // within a millisecond, in every round within a few.
+    expect(Math.min(...gaps)).toBeLessThan(0.001);
+    for (const gap of gaps) expect(gap).toBeLessThan(0.01);
   });
 
   it('reads the run time from a schedstat line', () => {
