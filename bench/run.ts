@@ -13,7 +13,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Api, freshStorage, openStorage, pool, PG_URL, seedUsers, startParley, type Engine, type SeededUser, type Storage } from './lib/parley.ts';
 import { call, cpuSeconds, CpuMeter, fdHardLimit, freePort, LOAD_CORE, pinSelf, ROOT, SERVER_CORE, sleep, spawnPinned, waitFor, type Pinned } from './lib/proc.ts';
-import { check, Histogram, jsonLine, result, round, table, type Result } from './lib/stats.ts';
+import { check, Histogram, jsonLine, result, round, slope, table, type Result } from './lib/stats.ts';
 import { summarizeProfile, type Windows } from './lib/profile.ts';
 import { Inspector, INSPECT_ARGS, type MemorySample } from './lib/inspect.ts';
 import { uuidv7, nowIso } from '../packages/server/src/ids.ts';
@@ -212,22 +212,43 @@ const mb = (bytes: number) => bytes / 1024 / 1024;
 
 const W1_GROUP = 10;
 
+/** Where W1 reads the memory: after a quarter, a half, three quarters and all of the sockets. */
+const W1_POINTS = 4;
+
 /**
- * Memory per socket as the slope between a quarter and all of the sockets, each point
- * taken after a forced full GC: what setup left behind cancels out of the difference.
+ * Memory per socket as the slope of memory against sockets, fitted by least squares to a
+ * point at each quarter of the sockets, each taken after a forced full GC: what setup left
+ * behind cancels out of the slope. The RSS beside V8's heap (malloc's arenas, memory freed
+ * but not yet given back) moves by ±15 MB from point to point and run to run; a slope
+ * through two points took all of it (1.47 to 2.1 in two runs of the same code, the heap's
+ * slope 4.52 and 4.53 KiB in both), four points halve it.
  */
 async function marginalMemory(p: Pinned, connect: (tokens: string[]) => Promise<number>, tokens: string[]) {
   const inspector = await Inspector.attach(p);
   try {
-    const quarter = Math.floor(tokens.length / 4);
-    const first = await connect(tokens.slice(0, quarter));
-    await sleep(1000);
-    const before = await inspector.memory(p.pid);
-    const rest = await connect(tokens.slice(quarter));
-    await sleep(1000);
-    const after = await inspector.memory(p.pid);
-    const per = (k: keyof MemorySample) => (rest > 0 ? (after[k] - before[k]) / rest : Number.NaN);
-    return { perSocket: per('rss'), heapPerSocket: per('heapUsed'), heapTotalPerSocket: per('heapTotal'), externalPerSocket: per('external'), connected: first + rest, before, after };
+    const points: { sockets: number; memory: MemorySample }[] = [];
+    let connected = 0;
+    for (let i = 1; i <= W1_POINTS; i++) {
+      const from = Math.floor(((i - 1) * tokens.length) / W1_POINTS);
+      const to = Math.floor((i * tokens.length) / W1_POINTS);
+      connected += await connect(tokens.slice(from, to));
+      await sleep(1000);
+      points.push({ sockets: connected, memory: await inspector.memory(p.pid) });
+    }
+    const per = (k: keyof MemorySample) =>
+      slope(
+        points.map((q) => q.sockets),
+        points.map((q) => q.memory[k]),
+      );
+    return {
+      perSocket: per('rss'),
+      heapPerSocket: per('heapUsed'),
+      heapTotalPerSocket: per('heapTotal'),
+      externalPerSocket: per('external'),
+      connected,
+      rssPointsMb: points.map((q) => round(mb(q.memory.rss))),
+      after: points[points.length - 1]!.memory,
+    };
   } finally {
     inspector.close();
   }
@@ -305,7 +326,8 @@ async function w1(): Promise<void> {
         baseline_heap_total_kib_per_socket: round(baseline.heapTotalPerSocket / 1024),
         external_kib_per_socket: round(parley.externalPerSocket / 1024),
         baseline_external_kib_per_socket: round(baseline.externalPerSocket / 1024),
-        server_rss_mb_before: round(mb(parley.before.rss)),
+        rss_points_mb: parley.rssPointsMb,
+        baseline_rss_points_mb: baseline.rssPointsMb,
         server_rss_mb: round(mb(parley.after.rss)),
         connect_cpu_s: round(connectCpu.cpu),
         connect_wall_s: round(connectCpu.wall),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { check, Histogram, jsonLine, result, round, table } from './stats.ts';
+import { check, Histogram, jsonLine, result, round, slope, table } from './stats.ts';
 import { parseRssBytes, parseStatMinorFaults, parseStatTicks } from './proc.ts';
 import { area, clip, selfTimes } from './profile.ts';
 
@@ -38,6 +38,21 @@ describe('Histogram', () => {
     for (let i = 100_000; i >= 1; i--) h.record(i / 1000);
     expect(h.percentile(99)).toBe(99);
     expect(h.percentile(50)).toBe(50);
+  });
+});
+
+describe('slope', () => {
+  it('fits a line through points by least squares', () => {
+    expect(slope([1, 2, 3, 4], [3, 5, 7, 9])).toBeCloseTo(2);
+    // One point off the line moves the slope by a share of its error, not by all of it.
+    expect(slope([5000, 10_000, 15_000, 20_000], [100e6, 110e6, 120e6, 145e6])).toBeCloseTo(2900);
+    expect(slope([5000, 20_000], [100e6, 145e6])).toBeCloseTo(3000);
+  });
+
+  it('is NaN where no line can be fitted', () => {
+    expect(slope([], [])).toBeNaN();
+    expect(slope([3], [4])).toBeNaN();
+    expect(slope([2, 2, 2], [1, 5, 9])).toBeNaN();
   });
 });
 

@@ -67,6 +67,25 @@ export function round(x: number | null | undefined): number | null {
   return Number(x.toPrecision(3));
 }
 
+/** The least-squares slope of ys against xs; NaN with fewer than two distinct xs. */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = Math.min(xs.length, ys.length);
+  if (n < 2) return Number.NaN;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += xs[i]! / n;
+    my += ys[i]! / n;
+  }
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  return sxx > 0 ? sxy / sxx : Number.NaN;
+}
+
 /** CPU seconds spent per second of wall time: 1.0 is one core fully busy. */
 export function cpuShare(cpuSeconds: number, wallSeconds: number): number {
   return wallSeconds > 0 ? cpuSeconds / wallSeconds : Number.NaN;
