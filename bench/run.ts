@@ -1,5 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--only=W1,W2] [--engines=sqlite,postgres] [--profile] [--out=file]`
+ *   `[--w2-rate=msg/s] [--w3-sizes=10,100]` (for A/B pairs: W2's open loop at a fixed rate
+ *   instead of half the peak each run measured, and only some of W3's group sizes)
  *
  * Runs every workload of issue 6 against Parley and, in the same run, against the
  * baseline that stands for this machine's limit: server side pinned to core 0, load
@@ -27,13 +29,22 @@ const only = option('only')?.toUpperCase().split(',');
 const profileDir = flag('profile') ? path.join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
 // Only a whole run replaces `full-latest.jsonl` (the record docs/PERFORMANCE.md cites); a run of
 // some workloads or engines writes `…-partial.jsonl` unless told where.
-const partial = only !== undefined || option('engines') !== undefined;
+const w2Rate = option('w2-rate') === undefined ? undefined : Number(option('w2-rate'));
+const w3Sizes = option('w3-sizes')?.split(',').map(Number);
+if (w2Rate !== undefined && !(w2Rate > 0)) throw new Error('--w2-rate: a number of messages a second');
+if (w3Sizes && !w3Sizes.every((n) => Number.isInteger(n) && n >= 2)) throw new Error('--w3-sizes: group sizes of at least 2, e.g. 10,100');
+const partial = only !== undefined || option('engines') !== undefined || w2Rate !== undefined || w3Sizes !== undefined;
 const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 'quick' : 'full'}-${partial ? 'partial' : 'latest'}.jsonl`);
 
 /** Every count and duration of a run; --quick shrinks them to fit in under 3 minutes. */
 const S = quick
   ? { w1Sockets: 5000, w1ConnectDeadlineMs: 30_000, w2Pairs: 50, window: 4, warmupMs: 1000, durationMs: 3000, rateMs: 3000, w3Users: 200, w3Sizes: [10, 100], w3DurationMs: 2000, w4Rows: 20_000, w4Senders: 50, w5Messages: 1000, w5Conversations: 10, w5Devices: 100 }
   : { w1Sockets: 20_000, w1ConnectDeadlineMs: 360_000, w2Pairs: 100, window: 4, warmupMs: 2000, durationMs: 10_000, rateMs: 8000, w3Users: 1000, w3Sizes: [10, 100, 1000], w3DurationMs: 6000, w4Rows: 200_000, w4Senders: 100, w5Messages: 5000, w5Conversations: 50, w5Devices: 1000 };
+
+if (w3Sizes) {
+  if (w3Sizes.some((n) => n > S.w3Users)) throw new Error(`--w3-sizes: groups of at most ${S.w3Users} (W3's users in this run)`);
+  S.w3Sizes = w3Sizes;
+}
 
 const results: Result[] = [];
 mkdirSync(path.dirname(outFile), { recursive: true });
@@ -426,8 +437,8 @@ async function w2(): Promise<void> {
         }),
       );
 
-      const rate = Math.max(1, Math.round(peak.rate / 2));
-      note(`W2 Parley on ${engine}: open loop at ${rate} msg/s (half the peak)`);
+      const rate = w2Rate ?? Math.max(1, Math.round(peak.rate / 2));
+      note(`W2 Parley on ${engine}: open loop at ${rate} msg/s (${w2Rate === undefined ? 'half the peak' : 'as asked'})`);
       serverMeter.start();
       genMeter.start();
       const half = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: 0, rate, warmupMs: S.warmupMs / 2, durationMs: S.rateMs });
@@ -436,7 +447,7 @@ async function w2(): Promise<void> {
       emit(
         check({
           workload: 'W2',
-          metric: 'send→receive p99 at half the peak rate',
+          metric: w2Rate === undefined ? 'send→receive p99 at half the peak rate' : `send→receive p99 at ${w2Rate} msg/s`,
           engine,
           parley: p99,
           unit: 'ms',
