@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { LIMITS, WS_CLOSE } from '@parley/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testConfig } from '../src/config/config.ts';
 import { FANOUT_THRESHOLD } from '../src/modules/realtime/index.ts';
 import { MemoryRateLimiter, rateRules } from '../src/modules/safety/index.ts';
@@ -278,6 +278,33 @@ for (const { dialect, bus, config } of await busVariants()) {
         listeners[0]!.send({ type: 'typing', conversationId, active: true });
         expect(await listeners[1]!.next('typing')).toMatchObject({ conversationId, userId: members[0]!.id, active: true });
         expect(await ownerWs.next('typing')).toMatchObject({ userId: members[0]!.id });
+      });
+
+      it.runIf(bus === 'memory')('serializes a message once for every socket it reaches in this process, small groups and big', async () => {
+        const owner = await t.api.signUp('once_owner');
+        for (const size of [3, FANOUT_THRESHOLD + 1]) {
+          const members = [];
+          for (let i = 0; i < size; i++) {
+            const m = await t.api.signUp(`once${size}_${i}`);
+            await t.api.patch('/v1/me/privacy', { whoCanAddToGroups: 'everyone' }, m.token);
+            members.push(m);
+          }
+          const group = await t.api.post('/v1/conversations', { type: 'group', title: `Once ${size}`, memberIds: members.map((m) => m.id) }, owner.token);
+          const conversationId = group.body.id as string;
+          const { client: ownerWs } = await connect(owner.token);
+          const listeners = [];
+          for (const m of members) listeners.push((await connect(m.token)).client);
+          const stringify = vi.spyOn(JSON, 'stringify');
+          try {
+            ownerWs.send({ type: 'send', reqId: `once${size}`, conversationId, clientId: clientId(), kind: 'message', content: text(`to ${size}`) });
+            const ack = await ownerWs.next('ack');
+            for (const ws of listeners) expect((await ws.next('message')).envelope).toMatchObject({ id: ack.id });
+            const frames = stringify.mock.results.filter((r) => typeof r.value === 'string' && r.value.startsWith('{"type":"message"') && r.value.includes(ack.id));
+            expect(frames).toHaveLength(1);
+          } finally {
+            stringify.mockRestore();
+          }
+        }
       });
 
       it('delivers a message sent over HTTP to both members and every device, the sender’s included', async () => {

@@ -99,8 +99,14 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   const users = new Map<string, LocalUser>();
   /** Work that must finish before shutdown completes (presence writes of closing sockets). */
   const pending = new Set<Promise<unknown>>();
-  /** Each event is serialized and framed once, whatever the number of local sockets it reaches. */
-  const frames = new WeakMap<DomainEvent, TextFrame>();
+  /**
+   * Each event is serialized and framed once, whatever the number of local sockets it
+   * reaches: the bus hands one event to its local recipients one after another, in one go
+   * (a publish's handlers run synchronously), so the last one framed is all there is to
+   * keep. A WeakMap did the same at the cost of a GC write barrier and a table entry per event.
+   */
+  let framedEvent: DomainEvent | null = null;
+  let framed: TextFrame | null = null;
   let shuttingDown = false;
 
   const track = (p: Promise<unknown>) => {
@@ -226,13 +232,12 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   }
 
   function shared(event: SharedEvent): TextFrame {
-    let data = frames.get(event);
-    if (data === undefined) {
+    if (framedEvent !== event || framed === null) {
       // Encoded and framed once too: a string would be measured, UTF-8 encoded and framed again for every socket.
-      data = textFrame(JSON.stringify(frameOf(event)));
-      frames.set(event, data);
+      framed = textFrame(JSON.stringify(frameOf(event)));
+      framedEvent = event;
     }
-    return data;
+    return framed;
   }
 
   /** Write a shared frame to every joined socket of `local`. */
