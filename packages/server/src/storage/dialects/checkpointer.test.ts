@@ -137,6 +137,36 @@ describe('Checkpointer: the WAL starts again from the file’s start under a wri
     }
   });
 
+  it('a checkpoint that counted itself complete while a commit came after it is not taken for a restart: the wal-index decides', async () => {
+    const file = path.join(dir, 'raced.db');
+    const db = walDatabase(file);
+    const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024, restartBytes: 128 * 1024 });
+    const insert = db.prepare('insert into big (v) values (?)');
+    try {
+      db.transaction(() => {
+        for (let i = 0; i < 60; i++) insert.run('y'.repeat(4000));
+      })();
+      let checkpoints = 0;
+      const now = checkpointer.now.bind(checkpointer);
+      // The first: a checkpoint that copied all it saw, before a commit it did not see.
+      checkpointer.now = async () => {
+        if (checkpoints++ > 0) return now();
+        const done = await now();
+        insert.run('late');
+        return done;
+      };
+      await checkpointer.beforeWrite();
+      expect(checkpoints).toBe(2);
+      expect(checkpointer.walState()!.backlog).toBe(0);
+      // And so the next commit starts the WAL again from its start.
+      insert.run('next');
+      expect(checkpointer.walState()!.end).toBeLessThan(4 * FRAME);
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
+  });
+
   it('a reader of an older snapshot keeps the WAL from restarting: the writer does not wait for it again for a while', async () => {
     const file = path.join(dir, 'pinned.db');
     const db = walDatabase(file);

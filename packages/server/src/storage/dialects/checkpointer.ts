@@ -171,8 +171,11 @@ export class Checkpointer {
    * Before the writer's next transaction: once the WAL reaches `restartBytes`, wait for a
    * checkpoint that copies all of it (the one running, then, since commits came while it
    * ran, one more while the writer waits), so that the transaction starts the WAL again
-   * from the file's start. A checkpoint that cannot complete (another connection reads an
-   * older snapshot) is not waited for again for a while.
+   * from the file's start. Complete means nothing left in the wal-index after it, not the
+   * checkpoint's own count: that covers only the frames there were when it started, and
+   * other writes (outside the batches) may commit while this one waits. A checkpoint that
+   * cannot complete (another connection reads an older snapshot) is not waited for again
+   * for a while.
    */
   async beforeWrite(): Promise<void> {
     if (this.closed || performance.now() < this.restartNotBefore) return;
@@ -180,7 +183,8 @@ export class Checkpointer {
     if (!wal || wal.end < this.restartBytes) return;
     for (let attempt = 0; attempt < 2; attempt++) {
       const done = await this.now().catch(() => null);
-      if (done && done.checkpointed >= done.log) return;
+      const after = this.walState();
+      if (after ? after.backlog === 0 : done !== null && done.checkpointed >= done.log) return;
     }
     this.restartNotBefore = performance.now() + RESTART_RETRY_MS;
   }
