@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpointer, readWalState, WAL_INDEX_HEAD_BYTES } from './checkpointer.ts';
+import { Checkpointer, readWalState, WAL_INDEX_HEAD_BYTES, type CheckpointResult } from './checkpointer.ts';
 
 const FRAME = 4096 + 24;
 
@@ -137,26 +137,34 @@ describe('Checkpointer: the WAL starts again from the file’s start under a wri
     }
   });
 
-  it('a checkpoint that counted itself complete while a commit came after it is not taken for a restart: the wal-index decides', async () => {
-    const file = path.join(dir, 'raced.db');
+  /** A database past a 128 KiB restart point, its checkpointer, and its checkpoints counted (`around` runs each one). */
+  function pastRestartPoint(name: string, around: (checkpoint: () => Promise<CheckpointResult>, n: number) => Promise<CheckpointResult> = (c) => c()) {
+    const file = path.join(dir, name);
     const db = walDatabase(file);
     const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024, restartBytes: 128 * 1024 });
     const insert = db.prepare('insert into big (v) values (?)');
-    try {
+    const write = (rows: number) =>
       db.transaction(() => {
-        for (let i = 0; i < 60; i++) insert.run('y'.repeat(4000));
+        for (let i = 0; i < rows; i++) insert.run('y'.repeat(4000));
       })();
-      let checkpoints = 0;
-      const now = checkpointer.now.bind(checkpointer);
-      // The first: a checkpoint that copied all it saw, before a commit it did not see.
-      checkpointer.now = async () => {
-        if (checkpoints++ > 0) return now();
-        const done = await now();
-        insert.run('late');
-        return done;
-      };
+    const counted = { checkpoints: 0 };
+    const now = checkpointer.now.bind(checkpointer);
+    checkpointer.now = () => around(now, counted.checkpoints++);
+    const rows = () => (db.prepare('select count(*) as n from big').get() as { n: number }).n;
+    return { db, checkpointer, insert, write, counted, rows };
+  }
+
+  it('a checkpoint that counted itself complete while a commit came after it is not taken for a restart: the wal-index decides', async () => {
+    // The first: a checkpoint that copied all it saw, before a commit it did not see.
+    const { db, checkpointer, insert, write, counted } = pastRestartPoint('raced.db', async (checkpoint, n) => {
+      const done = await checkpoint();
+      if (n === 0) insert.run('late');
+      return done;
+    });
+    try {
+      write(60);
       await checkpointer.beforeWrite();
-      expect(checkpoints).toBe(2);
+      expect(counted.checkpoints).toBe(2);
       expect(checkpointer.walState()!.backlog).toBe(0);
       // And so the next commit starts the WAL again from its start.
       insert.run('next');
@@ -168,33 +176,24 @@ describe('Checkpointer: the WAL starts again from the file’s start under a wri
   });
 
   it('a reader of an older snapshot keeps the WAL from restarting: the writer does not wait for it again for a while', async () => {
-    const file = path.join(dir, 'pinned.db');
-    const db = walDatabase(file);
-    const reader = new SQLite(file, { readonly: true });
-    const checkpointer = new Checkpointer(file, { thresholdBytes: 64 * 1024, restartBytes: 128 * 1024 });
-    const insert = db.prepare('insert into big (v) values (?)');
-    const write = (rows: number) => db.transaction(() => {
-      for (let i = 0; i < rows; i++) insert.run('y'.repeat(4000));
-    })();
+    const { db, checkpointer, write, counted, rows } = pastRestartPoint('pinned.db');
+    const reader = new SQLite(path.join(dir, 'pinned.db'), { readonly: true });
     try {
       write(20);
       reader.exec('begin');
       reader.prepare('select count(*) from big').get();
       write(80);
       expect(checkpointer.walState()!.end).toBeGreaterThan(128 * 1024);
-      let checkpoints = 0;
-      const now = checkpointer.now.bind(checkpointer);
-      checkpointer.now = () => (checkpoints++, now());
       // Past the restart point, but no checkpoint can copy what the reader still reads: two tries.
       await checkpointer.beforeWrite();
-      expect(checkpoints).toBe(2);
+      expect(counted.checkpoints).toBe(2);
       expect(checkpointer.walState()!.backlog).toBeGreaterThan(0);
       // The next writes go on at once, without waiting for checkpoints of their own.
       await checkpointer.beforeWrite();
       await checkpointer.beforeWrite();
-      expect(checkpoints).toBe(2);
+      expect(counted.checkpoints).toBe(2);
       reader.exec('commit');
-      expect((db.prepare('select count(*) as n from big').get() as { n: number }).n).toBe(100);
+      expect(rows()).toBe(100);
     } finally {
       await checkpointer.close();
       reader.close();
