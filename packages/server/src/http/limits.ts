@@ -31,6 +31,9 @@ export type InputLimits = { [K in keyof typeof INPUT_LIMITS]: number };
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** An object's keys are kept in a list up to this many, in a Set past it (`scanJson`). */
+const KEYS_LISTED = 16;
+
 
 const refuse = (limit: string, message: string, data: Record<string, unknown> = {}) =>
   new AppError('invalid_request', message, { data: { limit, ...data } });
@@ -43,8 +46,10 @@ const refuse = (limit: string, message: string, data: Record<string, unknown> = 
  * Syntax errors are left to JSON.parse; this pass only needs to never misjudge a valid text.
  */
 export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPUT_LIMITS): void {
-  // For each open container: the keys seen so far (objects) or null (arrays).
-  const stack: (Set<string> | null)[] = [];
+  // For each open container: the keys seen so far (objects) or null (arrays). A list while
+  // the object is small (every frame and body the API takes: a search of a few keys costs
+  // less than hashing each into a Set), a Set once it has many (no quadratic search).
+  const stack: (string[] | Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -73,20 +78,22 @@ export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPU
             return; // malformed: JSON.parse will say so
           }
         }
-        if (FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
-        if (keys.has(key)) throw refuse('duplicate_key', `the key "${key}" appears twice in one object`, { key });
-        keys.add(key);
+        if ((key.length === 9 || key.length === 11) && FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
+        if (Array.isArray(keys) ? keys.includes(key) : keys.has(key)) throw refuse('duplicate_key', `the key "${key}" appears twice in one object`, { key });
+        if (!Array.isArray(keys)) keys.add(key);
+        else if (keys.length < KEYS_LISTED) keys.push(key);
+        else stack[stack.length - 1] = new Set(keys).add(key);
       }
       expectKey = false;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      stack.push(c === 0x7b ? new Set() : null);
+      stack.push(c === 0x7b ? [] : null);
       if (stack.length > limits.depth) throw refuse('depth', `JSON nested deeper than ${limits.depth} levels`, { max: limits.depth });
       expectKey = c === 0x7b;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
       expectKey = false;
     } else if (c === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] instanceof Set;
+      expectKey = stack[stack.length - 1] != null;
     }
   }
 }

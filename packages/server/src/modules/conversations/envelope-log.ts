@@ -73,8 +73,9 @@ export function appendSystem(trx: Kysely<DB>, conversationId: string, actor: Cal
 }
 
 /** The wire form. An unsent or expired envelope keeps its metadata and loses its payload. */
-export function toEnvelope(row: MessageRow, nowIso: string = new Date().toISOString()): Envelope {
-  const expired = row.expires_at !== null && row.expires_at <= nowIso;
+export function toEnvelope(row: MessageRow, nowIso?: string): Envelope {
+  // The clock is read only for an envelope that expires (most never do).
+  const expired = row.expires_at !== null && row.expires_at <= (nowIso ?? new Date().toISOString());
   const refs: Envelope['refs'] = {};
   if (row.ref_target) refs.target = row.ref_target;
   if (row.ref_reply_to) refs.replyTo = row.ref_reply_to;

@@ -232,7 +232,13 @@ function sqliteMessageLog(raw: SQLite.Database, kept: KeptListeners): MessageLog
     },
     insertMessages: async (_trx, rows) => {
       const { insert } = st();
-      for (const r of rows) insert.run(MESSAGE_COLUMNS.map((c) => r[c]));
+      // Positional, in MESSAGE_COLUMNS' order: no array and no lookup by a computed key per column.
+      for (const r of rows) {
+        insert.run(
+          r.id, r.conversation_id, r.seq, r.sender_id, r.sender_device_id, r.client_id, r.kind, r.ref_target, r.ref_reply_to,
+          r.encoding, r.data, r.attachment_ids, r.created_at, r.edited_at, r.deleted_at, r.expires_at,
+        );
+      }
     },
     unarchive: async (_trx, targets, stamp) => {
       for (const t of targets) st().unarchive.run(stamp, t.conversationId, t.senderId, t.senderId, stamp);
