@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --quick] [--only=W1,W2] [--engines=sqlite,postgres] [--profile] [--out=file]`
- *   `[--w2-rate=msg/s] [--w3-sizes=10,100]` (for A/B pairs: W2's open loop at a fixed rate
- *   instead of half the peak each run measured, and only some of W3's group sizes)
+ *   `[--w2-rate=msg/s] [--w2-pairs=N] [--w3-sizes=10,100]` (for A/B pairs: W2's open loop at
+ *   a fixed rate instead of half the peak each run measured, W2 over another number of
+ *   conversations, and only some of W3's group sizes)
  *
  * Runs every workload of issue 6 against Parley and, in the same run, against the
  * baseline that stands for this machine's limit: server side pinned to core 0, load
@@ -32,9 +33,11 @@ const profileDir = flag('profile') ? path.join(ROOT, 'bench', 'profiles', new Da
 // some workloads or engines writes `…-partial.jsonl` unless told where.
 const w2Rate = option('w2-rate') === undefined ? undefined : Number(option('w2-rate'));
 const w3Sizes = option('w3-sizes')?.split(',').map(Number);
+const w2Pairs = option('w2-pairs') === undefined ? undefined : Number(option('w2-pairs'));
+if (w2Pairs !== undefined && !(Number.isInteger(w2Pairs) && w2Pairs >= 1)) throw new Error('--w2-pairs: a number of pairs, e.g. 50');
 if (w2Rate !== undefined && !(w2Rate > 0)) throw new Error('--w2-rate: a number of messages a second');
 if (w3Sizes && !w3Sizes.every((n) => Number.isInteger(n) && n >= 2)) throw new Error('--w3-sizes: group sizes of at least 2, e.g. 10,100');
-const partial = only !== undefined || option('engines') !== undefined || w2Rate !== undefined || w3Sizes !== undefined;
+const partial = only !== undefined || option('engines') !== undefined || w2Rate !== undefined || w2Pairs !== undefined || w3Sizes !== undefined;
 const outFile = option('out') ?? path.join(ROOT, 'bench', 'results', `${quick ? 'quick' : 'full'}-${partial ? 'partial' : 'latest'}.jsonl`);
 
 /** Every count and duration of a run; --quick shrinks them to fit in under 3 minutes. */
@@ -45,6 +48,7 @@ const S = quick
 /** Rounds of a workload's two sides in turns (`inTurns`): W2's peak, W3 and W5/1's repeats. */
 const ROUNDS = quick ? 2 : 4;
 
+if (w2Pairs !== undefined) S.w2Pairs = w2Pairs;
 if (w3Sizes) {
   if (w3Sizes.some((n) => n > S.w3Users)) throw new Error(`--w3-sizes: groups of at most ${S.w3Users} (W3's users in this run)`);
   S.w3Sizes = w3Sizes;
