@@ -437,6 +437,7 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
       waits.pause();
       return { r, server: serverMeter.read(), gen: genMeter.read() };
     };
+    note(`W2 on ${engine}: ${ROUNDS} rounds of the closed loop, the relay and Parley in turns`);
     const turns = await inTurns(ROUNDS, relaySpan, parleySpan);
     const pgBackends = await waits.stop();
     relay = pooled(turns.a.map((t) => t.r), 'delivered');
@@ -572,6 +573,7 @@ async function w3(): Promise<void> {
         });
         return { r, server: meter.read(), gen: genMeter.read() };
       };
+      note(`W3/${size}: ${ROUNDS} rounds, the loop and Parley in turns`);
       const turns = await inTurns(
         ROUNDS,
         span(baseGen, new CpuMeter(() => [base.pid]), (g) => `g:${size}:${g}`),
