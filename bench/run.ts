@@ -17,7 +17,7 @@ import pg from 'pg';
 import { Api, freshStorage, openStorage, pool, PG_URL, seedUsers, startParley, type Engine, type SeededUser, type Storage } from './lib/parley.ts';
 import { call, cpuSeconds, CpuMeter, fdHardLimit, freePort, LOAD_CORE, pinSelf, ROOT, SERVER_CORE, sleep, spawnPinned, waitFor, type Pinned } from './lib/proc.ts';
 import { check, Histogram, jsonLine, result, round, slope, table, type Result } from './lib/stats.ts';
-import { inTurns, pooled, pooledCpu, roundRatios } from './lib/rounds.ts';
+import { inTurns, pooled, pooledCpu, roundRatios, type Span } from './lib/rounds.ts';
 import { summarizeProfile, type Windows } from './lib/profile.ts';
 import { Inspector, INSPECT_ARGS, type MemorySample } from './lib/inspect.ts';
 import { uuidv7, nowIso } from '../packages/server/src/ids.ts';
@@ -238,6 +238,50 @@ async function quiet(server: Pinned, timeoutMs = 180_000): Promise<void> {
 const lat = (values: number[]) => Histogram.from(values);
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
+type CpuReading = ReturnType<CpuMeter['read']>;
+/** One side's span of a workload measured in turns: what the generator counted, and the CPU of both processes. */
+interface Turn<R> {
+  r: R;
+  server: CpuReading;
+  gen: CpuReading;
+}
+
+/**
+ * What a workload measured in turns (`inTurns`: the baseline's spans `a`, Parley's `b`)
+ * reports of both sides: each side's spans pooled, its latencies, the CPU of its server and
+ * generator, and each round's ratio.
+ */
+function turnsReport<R extends Span>(turns: { a: Turn<R>[]; b: Turn<R>[] }, counted: keyof R & string) {
+  const base = pooled(turns.a.map((t) => t.r), counted);
+  const parley = pooled(turns.b.map((t) => t.r), counted);
+  const serverCpu = pooledCpu(turns.b.map((t) => t.server));
+  const baseCpu = pooledCpu(turns.a.map((t) => t.server));
+  const counts = { parley: Math.max(1, parley[counted] as number), base: Math.max(1, base[counted] as number) };
+  const pl = lat(parley.latency);
+  const bl = lat(base.latency);
+  return {
+    parley,
+    base,
+    fields: {
+      parley: parley.rate,
+      baseline: base.rate,
+      p50_ms: round(pl.percentile(50)),
+      p99_ms: round(pl.percentile(99)),
+      baseline_p50_ms: round(bl.percentile(50)),
+      baseline_p99_ms: round(bl.percentile(99)),
+      server_cpu: round(serverCpu.share),
+      gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
+      baseline_gen_cpu: round(pooledCpu(turns.a.map((t) => t.gen)).share),
+      // CPU per message survives a shared machine better than throughput does.
+      server_cpu_s_per_M: round((serverCpu.cpu / counts.parley) * 1e6),
+      server_faults_per_k: round((serverCpu.faults / counts.parley) * 1e3),
+      baseline_cpu_s_per_M: round((baseCpu.cpu / counts.base) * 1e6),
+      rounds: turns.a.length,
+      round_ratios: roundRatios(turns.b.map((t) => t.r), turns.a.map((t) => t.r)).map(round),
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // W1: idle density
 
@@ -411,7 +455,7 @@ async function w2(): Promise<void> {
   }
 }
 
-type W2Span = () => Promise<{ r: PairsResult; server: ReturnType<CpuMeter['read']>; gen: ReturnType<CpuMeter['read']> }>;
+type W2Span = () => Promise<Turn<PairsResult>>;
 
 async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
   const pairsCount = S.w2Pairs;
@@ -438,38 +482,21 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
       return { r, server: serverMeter.read(), gen: genMeter.read() };
     };
     note(`W2 on ${engine}: ${ROUNDS} rounds of the closed loop, the relay and Parley in turns`);
-    const turns = await inTurns(ROUNDS, relaySpan, parleySpan);
+    const turns = await inTurns(ROUNDS, relaySpan, parleySpan, { warmUp: true });
     const pgBackends = await waits.stop();
-    relay = pooled(turns.a.map((t) => t.r), 'delivered');
-    const peak = pooled(turns.b.map((t) => t.r), 'delivered');
-    const serverCpu = pooledCpu(turns.b.map((t) => t.server));
-    const relayCpu = pooledCpu(turns.a.map((t) => t.server));
+    const report = turnsReport(turns, 'delivered');
+    relay = report.base;
+    const peak = report.parley;
     if (peak.errors) note(`W2 ${engine}: ${peak.errors} error frames, first ${peak.firstError}`);
-    const pl = lat(peak.latency);
-    const bl = lat(relay.latency);
     emit(
       result({
         workload: 'W2',
         metric: 'delivered messages/s (closed loop)',
         engine,
-        parley: peak.rate,
-        baseline: relay.rate,
         unit: 'msg/s',
         targetKind: 'min',
         targetValue: 0.5,
-        p50_ms: round(pl.percentile(50)),
-        p99_ms: round(pl.percentile(99)),
-        baseline_p50_ms: round(bl.percentile(50)),
-        baseline_p99_ms: round(bl.percentile(99)),
-        server_cpu: round(serverCpu.share),
-        gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
-        baseline_gen_cpu: round(pooledCpu(turns.a.map((t) => t.gen)).share),
-        server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, peak.delivered)) * 1e6),
-        server_faults_per_k: round((serverCpu.faults / Math.max(1, peak.delivered)) * 1e3),
-        // CPU per message survives a shared machine better than throughput does.
-        baseline_cpu_s_per_M: round((relayCpu.cpu / Math.max(1, relay.delivered)) * 1e6),
-        rounds: ROUNDS,
-        round_ratios: roundRatios(turns.b.map((t) => t.r), turns.a.map((t) => t.r)).map(round),
+        ...report.fields,
         errors: peak.errors,
         undelivered: peak.undelivered,
         ...(pgBackends ? { pg_backends: pgBackends } : {}),
@@ -578,37 +605,20 @@ async function w3(): Promise<void> {
         ROUNDS,
         span(baseGen, new CpuMeter(() => [base.pid]), (g) => `g:${size}:${g}`),
         span(gen, serverMeterOf(server), (g) => convs.get(size)![g]!),
+        { warmUp: true },
       );
-      const b = pooled(turns.a.map((t) => t.r), 'deliveries');
-      const r = pooled(turns.b.map((t) => t.r), 'deliveries');
-      const baseCpu = pooledCpu(turns.a.map((t) => t.server));
-      const serverCpu = pooledCpu(turns.b.map((t) => t.server));
+      const { parley: r, fields } = turnsReport(turns, 'deliveries');
       published += r.published;
       if (r.errors) note(`W3 ${size}: ${r.errors} error frames, first ${r.firstError}`);
-      const pl = lat(r.latency);
-      const bl = lat(b.latency);
       emit(
         result({
           workload: `W3/${size}`,
           metric: `deliveries/s, ${groups.length} group(s) of ${size}`,
           engine: 'sqlite',
-          parley: r.rate,
-          baseline: b.rate,
           unit: 'deliveries/s',
           targetKind: 'min',
           targetValue: 0.7,
-          p50_ms: round(pl.percentile(50)),
-          p99_ms: round(pl.percentile(99)),
-          baseline_p50_ms: round(bl.percentile(50)),
-          baseline_p99_ms: round(bl.percentile(99)),
-          server_cpu: round(serverCpu.share),
-          gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
-          baseline_gen_cpu: round(pooledCpu(turns.a.map((t) => t.gen)).share),
-          server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.deliveries)) * 1e6),
-          server_faults_per_k: round((serverCpu.faults / Math.max(1, r.deliveries)) * 1e3),
-          baseline_cpu_s_per_M: round((baseCpu.cpu / Math.max(1, b.deliveries)) * 1e6),
-          rounds: ROUNDS,
-          round_ratios: roundRatios(turns.b.map((t) => t.r), turns.a.map((t) => t.r)).map(round),
+          ...fields,
           errors: r.errors,
           incomplete: r.incomplete,
         }),

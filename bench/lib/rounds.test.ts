@@ -21,6 +21,26 @@ describe('inTurns', () => {
     expect(out).toEqual({ a: [1, 2, 3, 4], b: [10, 20, 30, 40] });
   });
 
+  it('warms each side up once, uncounted, when asked', async () => {
+    const order: string[] = [];
+    let a = 0;
+    const out = await inTurns(
+      2,
+      async () => {
+        order.push('a');
+        return ++a;
+      },
+      async () => {
+        order.push('b');
+        return 0;
+      },
+      { warmUp: true },
+    );
+    expect(order).toEqual(['a', 'b', 'a', 'b', 'b', 'a']);
+    expect(out.a).toEqual([2, 3]);
+    expect(out.b).toHaveLength(2);
+  });
+
   it('waits for each measurement before the next starts', async () => {
     let running = 0;
     let overlapped = false;
