@@ -660,16 +660,38 @@ async function storedMessages<T>(storage: Storage, q: (db: SQLite.Database) => T
 
 interface InsertResult {
   rows: number;
-  seconds: number;
+  elapsed: number;
   rate: number;
-  bytesPerMessage: number;
+  latency: number[];
+}
+
+interface PersistResult {
+  acked: number;
+  elapsed: number;
+  rate: number;
+  latency: number[];
+  errors: number;
+  firstError?: string;
+  unacked: number;
+}
+
+/** Wait until `server` has been idle for a moment (its last batches synced, its checkpoint done), up to `timeoutMs`. */
+async function settled(server: Pinned, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const before = cpuSeconds(server.pid);
+    await sleep(200);
+    if (cpuSeconds(server.pid) - before < 0.01) return;
+  }
 }
 
 async function w4(): Promise<void> {
   for (const engine of ENGINES) {
     const scope = new Scope();
     try {
-      note(`W4 baseline on ${engine}: raw prepared insert, ${S.w4Rows} rows in 1,000-row transactions`);
+      // Both sides stay up through the workload and take turns (`inTurns`): a share of the
+      // raw rows, then Parley's senders for a while, and so on.
+      note(`W4 baseline on ${engine}: raw prepared insert, ${S.w4Rows} rows in 1,000-row transactions, in ${ROUNDS + 1} shares`);
       const storage = scope.storage(await freshStorage(engine));
       const database = await openStorage(storage);
       const [owner] = await seedUsers(database, 1, 'w4raw');
@@ -681,22 +703,7 @@ async function w4(): Promise<void> {
         .execute();
       await database.close();
       const raw = scope.add(startStorageBaseline(engine));
-      const rawMeter = new CpuMeter(() => [raw.pid]);
-      rawMeter.start();
-      const baseline = await call<InsertResult>(raw, {
-        cmd: 'insert',
-        file: storage.file,
-        url: storage.databaseUrl,
-        count: S.w4Rows,
-        batch: 1000,
-        conversations,
-        userId: owner!.id,
-        deviceId: uuidv7(),
-      });
-      // The baseline process only (PostgreSQL's own work is not in it, as it is not in Parley's figure);
-      // it includes making the rows, so it is an upper bound.
-      const baselineCpuPerM = (rawMeter.read().cpu / baseline.rows) * 1e6;
-      await scope.close();
+      await call(raw, { cmd: 'open', file: storage.file, url: storage.databaseUrl, count: S.w4Rows, batch: 1000, conversations, userId: owner!.id, deviceId: uuidv7() });
 
       note(`W4 Parley on ${engine}: ${S.w4Senders} senders, ${S.window * 4} sends in flight each`);
       const { users, server, api, storage: pStorage, cpuProfDir } = await parleyWith(scope, engine, S.w4Senders, 'w4u', 'W4');
@@ -704,21 +711,43 @@ async function w4(): Promise<void> {
       const gen = scope.add(startGenerator());
       await call(gen, { cmd: 'connect', url: server.wsUrl, protocol: 'parley', tokens: users.map((u) => u.token) });
       await quiet(server);
-      const serverMeter = serverMeterOf(server);
-      const genMeter = new CpuMeter(() => [gen.pid]);
-      serverMeter.start();
-      genMeter.start();
       const waits = pgWaits(pStorage);
-      const r = await call<{ acked: number; rate: number; latency: number[]; errors: number; firstError?: string; unacked: number }>(gen, {
-        cmd: 'persist',
-        senders: convs.map((c, i) => ({ index: i, target: c })),
-        window: S.window * 4,
-        warmupMs: S.warmupMs,
-        durationMs: S.durationMs,
-      });
+      waits.pause();
+      // The raw process's CPU only (PostgreSQL's own work is not in it, as it is not in
+      // Parley's figure); the warm-up share is one of ROUNDS + 1.
+      const rawMeter = new CpuMeter(() => [raw.pid]);
+      const rawSpan = async (): Promise<Turn<InsertResult>> => {
+        // Parley's last batches and its checkpoint finish first: they would share the core and the disk.
+        await settled(server);
+        rawMeter.start();
+        const r = await call<InsertResult>(raw, { cmd: 'insert', count: Math.ceil(S.w4Rows / (ROUNDS + 1)), batch: 1000 });
+        const used = rawMeter.read();
+        return { r, server: used, gen: { cpu: 0, wall: used.wall, share: 0, faults: 0 } };
+      };
+      const parleySpan = async (): Promise<Turn<PersistResult>> => {
+        const serverMeter = serverMeterOf(server);
+        const genMeter = new CpuMeter(() => [gen.pid]);
+        serverMeter.start();
+        genMeter.start();
+        waits.resume();
+        const r = await call<PersistResult>(gen, {
+          cmd: 'persist',
+          senders: convs.map((c, i) => ({ index: i, target: c })),
+          window: S.window * 4,
+          warmupMs: S.warmupMs / 4,
+          durationMs: S.durationMs / ROUNDS,
+        });
+        waits.pause();
+        return { r, server: serverMeter.read(), gen: genMeter.read() };
+      };
+      note(`W4 on ${engine}: ${ROUNDS} rounds, the raw insert and Parley in turns`);
+      const turns = await inTurns(ROUNDS, rawSpan, parleySpan, { warmUp: true });
       const pgBackends = await waits.stop();
-      const serverCpu = serverMeter.read();
-      const genCpu = genMeter.read();
+      const baselineSize = await call<{ bytesPerMessage: number | null; rows: number }>(raw, { cmd: 'finish' });
+      const rawRows = pooled(turns.a.map((t) => t.r), 'rows');
+      const r = pooled(turns.b.map((t) => t.r), 'acked');
+      const serverCpu = pooledCpu(turns.b.map((t) => t.server));
+      const rawCpu = pooledCpu(turns.a.map((t) => t.server));
       if (r.errors) note(`W4 ${engine}: ${r.errors} error frames, first ${r.firstError}`);
       await stopAndProfile(server, cpuProfDir, `W4-${engine}`);
       const raw2 = scope.add(startStorageBaseline(engine));
@@ -730,17 +759,20 @@ async function w4(): Promise<void> {
           metric: 'persisted messages/s',
           engine,
           parley: r.rate,
-          baseline: baseline.rate,
+          baseline: rawRows.rate,
           unit: 'msg/s',
           targetKind: 'min',
           targetValue: 0.7,
           p50_ms: round(l.percentile(50)),
           p99_ms: round(l.percentile(99)),
           server_cpu: round(serverCpu.share),
-          gen_cpu: round(genCpu.share),
+          gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.acked)) * 1e6),
           server_faults_per_k: round((serverCpu.faults / Math.max(1, r.acked)) * 1e3),
-          baseline_cpu_s_per_M: round(baselineCpuPerM),
+          // It includes making the rows' bindings, so it is an upper bound.
+          baseline_cpu_s_per_M: round((rawCpu.cpu / Math.max(1, rawRows.rows)) * 1e6),
+          rounds: ROUNDS,
+          round_ratios: roundRatios(turns.b.map((t) => t.r), turns.a.map((t) => t.r)).map(round),
           errors: r.errors,
           unacked: r.unacked,
           ...(pgBackends ? { pg_backends: pgBackends } : {}),
@@ -752,11 +784,12 @@ async function w4(): Promise<void> {
           metric: 'bytes on disk per message (table + indexes)',
           engine,
           parley: size.bytesPerMessage,
-          baseline: baseline.bytesPerMessage,
+          baseline: baselineSize.bytesPerMessage,
           unit: 'B/msg',
           targetKind: 'max',
           targetValue: 1.3,
           rows: size.rows,
+          baseline_rows: baselineSize.rows,
         }),
       );
     } catch (err) {

@@ -10,11 +10,17 @@ import { rows, type Row } from './rows.ts';
 const COLUMNS = ['id', 'conversation_id', 'seq', 'sender_id', 'sender_device_id', 'client_id', 'kind', 'encoding', 'data', 'attachment_ids', 'created_at'] as const;
 const TYPES = ['text', 'text', 'int', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
 
-async function insert(cmd: { url: string; count: number; batch: number; conversations: string[]; userId: string; deviceId: string }) {
+/**
+ * W4's insert in turns with Parley: `open` makes every batch's arrays up front (the baseline
+ * times the database, not uuidv7) and connects; each `insert` writes the next `count` rows'
+ * batches and times that; `finish` measures the table and disconnects.
+ */
+let session: { client: pg.Client; batches: unknown[][][]; batchRows: number; next: number } | null = null;
+
+async function openInsert(cmd: { url: string; count: number; batch: number; conversations: string[]; userId: string; deviceId: string }) {
+  if (session) throw new Error('an insert session is open');
   const client = new pg.Client({ connectionString: cmd.url, options: '-c synchronous_commit=on' });
   await client.connect();
-  const text = `insert into messages (${COLUMNS.join(', ')}) select * from unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
-  // Batches are made before the clock starts: the baseline times the database, not uuidv7.
   const source = rows(cmd.count, cmd.conversations, { userId: cmd.userId, deviceId: cmd.deviceId });
   const batches: unknown[][][] = [];
   for (let done = 0; done < cmd.count; done += cmd.batch) {
@@ -25,16 +31,36 @@ async function insert(cmd: { url: string; count: number; batch: number; conversa
     }
     batches.push(columns);
   }
+  session = { client, batches, batchRows: cmd.batch, next: 0 };
+  return { rows: cmd.count };
+}
+
+/** The next batches holding `count` rows (whole batches: the last may hold fewer). */
+async function insert(cmd: { count: number }) {
+  if (!session) throw new Error('no insert session: open first');
+  const s = session;
+  const text = `insert into messages (${COLUMNS.join(', ')}) select * from unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
+  const end = Math.min(s.batches.length, s.next + Math.max(1, Math.round(cmd.count / s.batchRows)));
+  let inserted = 0;
   const started = performance.now();
-  for (const columns of batches) {
-    await client.query('begin');
-    await client.query({ name: 'bench-insert', text, values: columns });
-    await client.query('commit');
+  for (let b = s.next; b < end; b++) {
+    const columns = s.batches[b]!;
+    await s.client.query('begin');
+    await s.client.query({ name: 'bench-insert', text, values: columns });
+    await s.client.query('commit');
+    inserted += columns[0]!.length;
   }
-  const seconds = (performance.now() - started) / 1000;
-  const size = await messageBytes(client);
-  await client.end();
-  return { rows: cmd.count, seconds, rate: cmd.count / seconds, bytesPerMessage: size.bytes / size.rows };
+  const elapsed = (performance.now() - started) / 1000;
+  s.next = end;
+  return { rows: inserted, elapsed, rate: elapsed > 0 ? inserted / elapsed : 0, latency: [] as number[] };
+}
+
+async function finish() {
+  if (!session) throw new Error('no insert session');
+  const size = await messageBytes(session.client);
+  await session.client.end();
+  session = null;
+  return { rows: size.rows, bytesPerMessage: size.rows ? size.bytes / size.rows : null };
 }
 
 /** The messages table with its indexes and TOAST, after a VACUUM so dead tuples do not count. */
@@ -54,8 +80,12 @@ async function size(cmd: { url: string }) {
 
 serveCommands(async (cmd) => {
   switch (cmd.cmd) {
+    case 'open':
+      return openInsert(cmd as never);
     case 'insert':
       return insert(cmd as never);
+    case 'finish':
+      return finish();
     case 'size':
       return size(cmd as never);
     default:

@@ -1,11 +1,11 @@
 /**
  * The storage baselines on SQLite: raw better-sqlite3 on the same migrated schema, with
  * the server's pragmas (WAL, synchronous=FULL). W4: prepared insert in 1,000-row
- * transactions. W5: prepared range scan by (conversation_id, seq), the way catch-up pages.
+ * transactions, a share of the rows at a time (in turns with Parley). W5: prepared range scan by (conversation_id, seq), the way catch-up pages.
  */
 import SQLite from 'better-sqlite3';
 import { serveCommands } from '../lib/proc.ts';
-import { rows } from './rows.ts';
+import { rows, type Row } from './rows.ts';
 
 function open(file: string): SQLite.Database {
   const db = new SQLite(file);
@@ -24,23 +24,46 @@ export function messageBytes(db: SQLite.Database): { bytes: number; rows: number
   return { bytes, rows: n };
 }
 
-function insert(cmd: { file: string; count: number; batch: number; conversations: string[]; userId: string; deviceId: string }) {
+/**
+ * W4's insert in turns with Parley: `open` makes every row up front (the baseline times the
+ * database, not uuidv7) and opens the file; each `insert` writes the next `count` of them in
+ * `batch`-row transactions and times that; `finish` measures the table and closes.
+ */
+let session: { db: SQLite.Database; all: Row[]; next: number; batch: (from: number, to: number) => void } | null = null;
+
+export function openInsert(cmd: { file: string; count: number; conversations: string[]; userId: string; deviceId: string }) {
+  if (session) throw new Error('an insert session is open');
   const db = open(cmd.file);
   const stmt = db.prepare(
     `insert into messages (id, conversation_id, seq, sender_id, sender_device_id, client_id, kind, encoding, data, attachment_ids, created_at)
      values (@id, @conversation_id, @seq, @sender_id, @sender_device_id, @client_id, @kind, @encoding, @data, @attachment_ids, @created_at)`,
   );
-  // Rows are made before the clock starts: the baseline times the database, not uuidv7.
   const all = [...rows(cmd.count, cmd.conversations, { userId: cmd.userId, deviceId: cmd.deviceId })];
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) stmt.run(all[i]);
   });
+  session = { db, all, next: 0, batch };
+  return { rows: all.length };
+}
+
+export function insert(cmd: { count: number; batch: number }) {
+  if (!session) throw new Error('no insert session: open first');
+  const s = session;
+  const end = Math.min(s.all.length, s.next + cmd.count);
+  const from = s.next;
   const started = performance.now();
-  for (let done = 0; done < cmd.count; done += cmd.batch) batch(done, Math.min(cmd.count, done + cmd.batch));
-  const seconds = (performance.now() - started) / 1000;
-  const size = messageBytes(db);
-  db.close();
-  return { rows: cmd.count, seconds, rate: cmd.count / seconds, bytesPerMessage: size.bytes / size.rows };
+  for (let done = from; done < end; done += cmd.batch) s.batch(done, Math.min(end, done + cmd.batch));
+  const elapsed = (performance.now() - started) / 1000;
+  s.next = end;
+  return { rows: end - from, elapsed, rate: elapsed > 0 ? (end - from) / elapsed : 0, latency: [] as number[] };
+}
+
+export function finish() {
+  if (!session) throw new Error('no insert session');
+  const size = messageBytes(session.db);
+  session.db.close();
+  session = null;
+  return { rows: size.rows, bytesPerMessage: size.rows ? size.bytes / size.rows : null };
 }
 
 /** Each range: the rows of one conversation after `after`, paged `limit` at a time. */
@@ -74,8 +97,12 @@ function size(cmd: { file: string }) {
 
 serveCommands(async (cmd) => {
   switch (cmd.cmd) {
+    case 'open':
+      return openInsert(cmd as never);
     case 'insert':
       return insert(cmd as never);
+    case 'finish':
+      return finish();
     case 'scan':
       return scan(cmd as never);
     case 'size':
