@@ -773,7 +773,7 @@ async function w4(): Promise<void> {
           gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.acked)) * 1e6),
           server_faults_per_k: round((serverCpu.faults / Math.max(1, r.acked)) * 1e3),
-          // It includes making the rows' bindings, so it is an upper bound.
+          // The raw side's rows were made at `open`, outside its spans: this is its inserts' CPU.
           baseline_cpu_s_per_M: round((rawCpu.cpu / Math.max(1, rawRows.rows)) * 1e6),
           rounds: ROUNDS,
           round_ratios: roundRatios(turns.b.map((t) => t.r), turns.a.map((t) => t.r)).map(round),
