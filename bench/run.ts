@@ -523,6 +523,11 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
         met: half.delivered > 0 ? p99 < 25 : null,
         p50_ms: round(hl.percentile(50)),
         p99_ms: round(p99),
+        // The shape of the tail: a queue that builds now and then, or a few long stalls.
+        p90_ms: round(hl.percentile(90)),
+        p95_ms: round(hl.percentile(95)),
+        p999_ms: round(hl.percentile(99.9)),
+        max_ms: round(hl.percentile(100)),
         offered_rate: rate,
         delivered_rate: round(half.rate),
         server_cpu: round(serverMeter.read().share),
