@@ -147,6 +147,37 @@ describe('group commit', () => {
     await gc.close();
   });
 
+  it('sends that piled up while a batch committed go as the next batch at once, not after the window: they have company', async () => {
+    const syncs: (() => void)[] = [];
+    const batches: string[][] = [];
+    const gc = new GroupCommit<string>({
+      transact: async (_lane, fn) => {
+        const { value } = await database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
+        return { value, durable: new Promise<void>((resolve) => syncs.push(resolve)) };
+      },
+      run: async (_trx, _stamp, _ms, keys) => {
+        batches.push(keys);
+        return keys.map((k) => ({ ok: true as const, value: k }));
+      },
+      lanes: 1,
+      // Longer than the test may last: a batch that waited for it would fail the test.
+      windowMs: 60_000,
+      maxBatch: 100,
+    });
+    const first = gc.submit<string>('w1', 'w1');
+    await expect.poll(() => syncs.length).toBe(1);
+    // A steady arrival rate (the window would apply to a lone job) and four jobs waiting.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const waiting = ['w2', 'w3', 'w4', 'w5'].map((k) => gc.submit<string>(k, k));
+    syncs[0]!();
+    await first;
+    await expect.poll(() => syncs.length, { timeout: 2000 }).toBe(2);
+    expect(batches).toEqual([['w1'], ['w2', 'w3', 'w4', 'w5']]);
+    syncs[1]!();
+    expect(await Promise.all(waiting)).toEqual(['w2', 'w3', 'w4', 'w5']);
+    await gc.close();
+  });
+
   it('answers a batch only once its commit is durable, and takes the next batch only then (what arrived meanwhile commits together)', async () => {
     const syncs: (() => void)[] = [];
     const batches: string[][] = [];
