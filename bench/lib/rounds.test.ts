@@ -2,43 +2,36 @@ import { describe, expect, it } from 'vitest';
 import { inTurns, pooled, pooledCpu, roundRatios } from './rounds.ts';
 
 describe('inTurns', () => {
-  it('interleaves the two sides and flips their order every round', async () => {
+  /** Two sides that record the order they were called in and count their own calls (b's by tens). */
+  const recording = () => {
     const order: string[] = [];
     let a = 0;
     let b = 0;
-    const out = await inTurns(
-      4,
-      async () => {
+    return {
+      order,
+      a: async () => {
         order.push('a');
         return ++a;
       },
-      async () => {
+      b: async () => {
         order.push('b');
         return ++b * 10;
       },
-    );
-    expect(order).toEqual(['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a']);
+    };
+  };
+
+  it('interleaves the two sides and flips their order every round', async () => {
+    const sides = recording();
+    const out = await inTurns(4, sides.a, sides.b);
+    expect(sides.order).toEqual(['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a']);
     expect(out).toEqual({ a: [1, 2, 3, 4], b: [10, 20, 30, 40] });
   });
 
   it('warms each side up once, uncounted, when asked', async () => {
-    const order: string[] = [];
-    let a = 0;
-    const out = await inTurns(
-      2,
-      async () => {
-        order.push('a');
-        return ++a;
-      },
-      async () => {
-        order.push('b');
-        return 0;
-      },
-      { warmUp: true },
-    );
-    expect(order).toEqual(['a', 'b', 'a', 'b', 'b', 'a']);
-    expect(out.a).toEqual([2, 3]);
-    expect(out.b).toHaveLength(2);
+    const sides = recording();
+    const out = await inTurns(2, sides.a, sides.b, { warmUp: true });
+    expect(sides.order).toEqual(['a', 'b', 'a', 'b', 'b', 'a']);
+    expect(out).toEqual({ a: [2, 3], b: [20, 30] });
   });
 
   it('waits for each measurement before the next starts', async () => {

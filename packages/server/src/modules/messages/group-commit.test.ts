@@ -147,7 +147,8 @@ describe('group commit', () => {
     await gc.close();
   });
 
-  it('sends that piled up while a batch committed go as the next batch at once, not after the window: they have company', async () => {
+  /** A group commit whose disk syncs the test releases by hand (`syncs`), inserting each key into `t`. */
+  const heldSyncs = (windowMs: number) => {
     const syncs: (() => void)[] = [];
     const batches: string[][] = [];
     const gc = new GroupCommit<string>({
@@ -155,15 +156,21 @@ describe('group commit', () => {
         const { value } = await database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
         return { value, durable: new Promise<void>((resolve) => syncs.push(resolve)) };
       },
-      run: async (_trx, _stamp, _ms, keys) => {
+      run: async (trx, _stamp, _ms, keys) => {
         batches.push(keys);
+        for (const k of keys) await trx.insertInto('t' as never).values({ k } as never).execute();
         return keys.map((k) => ({ ok: true as const, value: k }));
       },
       lanes: 1,
-      // Longer than the test may last: a batch that waited for it would fail the test.
-      windowMs: 60_000,
+      windowMs,
       maxBatch: 100,
     });
+    return { gc, syncs, batches };
+  };
+
+  it('sends that piled up while a batch committed go as the next batch at once, not after the window: they have company', async () => {
+    // A window longer than the test may last: a batch that waited for it would fail the test.
+    const { gc, syncs, batches } = heldSyncs(60_000);
     const first = gc.submit<string>('w1', 'w1');
     await expect.poll(() => syncs.length).toBe(1);
     // A steady arrival rate (the window would apply to a lone job) and four jobs waiting.
@@ -179,23 +186,7 @@ describe('group commit', () => {
   });
 
   it('answers a batch only once its commit is durable, and takes the next batch only then (what arrived meanwhile commits together)', async () => {
-    const syncs: (() => void)[] = [];
-    const batches: string[][] = [];
-    const gc = new GroupCommit<string>({
-      // A commit whose disk sync the test releases by hand.
-      transact: async (_lane, fn) => {
-        const { value } = await database.commitBatch((trx) => fn(trx, new Date().toISOString(), Date.now()));
-        return { value, durable: new Promise<void>((resolve) => syncs.push(resolve)) };
-      },
-      run: async (trx, _stamp, _ms, keys) => {
-        batches.push(keys);
-        for (const k of keys) await trx.insertInto('t' as never).values({ k } as never).execute();
-        return keys.map((k) => ({ ok: true as const, value: k }));
-      },
-      lanes: 1,
-      windowMs: 0,
-      maxBatch: 100,
-    });
+    const { gc, syncs, batches } = heldSyncs(0);
     const settled: string[] = [];
     const first = gc.submit<string>('d1', 'd1').then((k) => settled.push(k));
     await expect.poll(() => syncs.length).toBe(1);
