@@ -182,3 +182,27 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+for (const dialect of DIALECTS) {
+  describe(`the message log's batch insert [${dialect}]`, () => {
+    let database: FreshDatabase;
+    beforeAll(async () => {
+      database = await freshDatabase(dialect);
+    });
+    afterAll(async () => {
+      await database?.drop();
+    });
+
+    it('stores every column of a row where it belongs (a value of its own in each)', async () => {
+      await database.db.insertInto('conversations').values({ id: 'rt', type: 'group', direct_key: null, title: null, last_seq: 0, disappearing_seconds: 0, created_by: 'u1', created_at: EARLIER, updated_at: EARLIER } as never).execute();
+      const row: MessageRow = {
+        id: 'row-id', conversation_id: 'rt', seq: 7, sender_id: 'sender', sender_device_id: 'device', client_id: 'client', kind: 'reaction',
+        ref_target: 'target', ref_reply_to: 'reply-to', encoding: 'plain', data: 'data', attachment_ids: '["f"]',
+        created_at: '2026-12-01T01:00:00.000Z', edited_at: '2026-12-01T02:00:00.000Z', deleted_at: '2026-12-01T03:00:00.000Z', expires_at: '2026-12-01T04:00:00.000Z',
+      };
+      await database.db.transaction().execute((trx) => database.messageLog.insertMessages(trx, [row]));
+      const stored = await database.db.selectFrom('messages').selectAll().where('id', '=', 'row-id').executeTakeFirstOrThrow();
+      expect({ ...stored, seq: Number(stored.seq) }).toEqual(row);
+    });
+  });
+}
