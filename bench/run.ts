@@ -223,16 +223,19 @@ function pgWaits(storage: Storage): { pause(): void; resume(): void; stop(): Pro
 
 /**
  * Wait until the server has worked off what setup queued (views pushed for every member of
- * a new group, presence, sweeps): a measured phase starts on an idle server.
+ * a new group, presence, sweeps): a measured phase starts on an idle server. Idle: under 5%
+ * of a core over a span (`spanMs`: a second after setup; 200 ms between turns of a workload,
+ * for a server's last syncs and checkpoint). `quietly`: no note when it gives up.
  */
-async function quiet(server: Pinned, timeoutMs = 180_000): Promise<void> {
+async function quiet(server: Pinned, options: { timeoutMs?: number; spanMs?: number; quietly?: boolean } = {}): Promise<void> {
+  const { timeoutMs = 180_000, spanMs = 1000 } = options;
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     const before = cpuSeconds(server.pid);
-    await sleep(1000);
-    if (cpuSeconds(server.pid) - before < 0.05) return;
+    await sleep(spanMs);
+    if (cpuSeconds(server.pid) - before < (0.05 * spanMs) / 1000) return;
   }
-  note(`server ${server.pid} still busy after ${timeoutMs / 1000} s of waiting; measuring anyway`);
+  if (!options.quietly) note(`server ${server.pid} still busy after ${timeoutMs / 1000} s of waiting; measuring anyway`);
 }
 
 const lat = (values: number[]) => Histogram.from(values);
@@ -684,16 +687,6 @@ interface PersistResult {
   unacked: number;
 }
 
-/** Wait until `server` has been idle for a moment (its last batches synced, its checkpoint done), up to `timeoutMs`. */
-async function settled(server: Pinned, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const before = cpuSeconds(server.pid);
-    await sleep(200);
-    if (cpuSeconds(server.pid) - before < 0.01) return;
-  }
-}
-
 async function w4(): Promise<void> {
   for (const engine of ENGINES) {
     const scope = new Scope();
@@ -727,7 +720,7 @@ async function w4(): Promise<void> {
       const rawMeter = new CpuMeter(() => [raw.pid]);
       const rawSpan = async (): Promise<Turn<InsertResult>> => {
         // Parley's last batches and its checkpoint finish first: they would share the core and the disk.
-        await settled(server);
+        await quiet(server, { timeoutMs: 5000, spanMs: 200, quietly: true });
         rawMeter.start();
         const r = await call<InsertResult>(raw, { cmd: 'insert', count: Math.ceil(S.w4Rows / (ROUNDS + 1)), batch: 1000 });
         const used = rawMeter.read();
