@@ -722,7 +722,7 @@ async function w4(): Promise<void> {
         // Parley's last batches and its checkpoint finish first: they would share the core and the disk.
         await quiet(server, { timeoutMs: 5000, spanMs: 200, quietly: true });
         rawMeter.start();
-        const r = await call<InsertResult>(raw, { cmd: 'insert', count: Math.ceil(S.w4Rows / (ROUNDS + 1)), batch: 1000 });
+        const r = await call<InsertResult>(raw, { cmd: 'insert', count: Math.ceil(S.w4Rows / (ROUNDS + 1)) });
         const used = rawMeter.read();
         return { r, server: used, gen: { cpu: 0, wall: used.wall, share: 0, faults: 0 } };
       };

@@ -9,6 +9,7 @@ import { rows, type Row } from './rows.ts';
 
 const COLUMNS = ['id', 'conversation_id', 'seq', 'sender_id', 'sender_device_id', 'client_id', 'kind', 'encoding', 'data', 'attachment_ids', 'created_at'] as const;
 const TYPES = ['text', 'text', 'int', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+const INSERT = `insert into messages (${COLUMNS.join(', ')}) select * from unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
 
 /**
  * W4's insert in turns with Parley: `open` makes every batch's arrays up front (the baseline
@@ -39,14 +40,13 @@ async function openInsert(cmd: { url: string; count: number; batch: number; conv
 async function insert(cmd: { count: number }) {
   if (!session) throw new Error('no insert session: open first');
   const s = session;
-  const text = `insert into messages (${COLUMNS.join(', ')}) select * from unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
   const end = Math.min(s.batches.length, s.next + Math.max(1, Math.round(cmd.count / s.batchRows)));
   let inserted = 0;
   const started = performance.now();
   for (let b = s.next; b < end; b++) {
     const columns = s.batches[b]!;
     await s.client.query('begin');
-    await s.client.query({ name: 'bench-insert', text, values: columns });
+    await s.client.query({ name: 'bench-insert', text: INSERT, values: columns });
     await s.client.query('commit');
     inserted += columns[0]!.length;
   }

@@ -27,10 +27,10 @@ describe('the raw insert in shares', () => {
   afterAll(async () => storage?.drop());
 
   it('writes every row once over the shares, and refuses to run outside a session', () => {
-    expect(() => insert({ count: 10, batch: 4 })).toThrow(/open first/);
-    expect(openInsert({ file: storage.file!, count: 25, conversations, userId: owner, deviceId: uuidv7() })).toEqual({ rows: 25 });
-    expect(() => openInsert({ file: storage.file!, count: 1, conversations, userId: owner, deviceId: uuidv7() })).toThrow(/open/);
-    const shares = [insert({ count: 10, batch: 4 }), insert({ count: 10, batch: 4 }), insert({ count: 10, batch: 4 }), insert({ count: 10, batch: 4 })];
+    expect(() => insert({ count: 10 })).toThrow(/open first/);
+    expect(openInsert({ file: storage.file!, count: 25, batch: 4, conversations, userId: owner, deviceId: uuidv7() })).toEqual({ rows: 25 });
+    expect(() => openInsert({ file: storage.file!, count: 1, batch: 4, conversations, userId: owner, deviceId: uuidv7() })).toThrow(/open/);
+    const shares = [insert({ count: 10 }), insert({ count: 10 }), insert({ count: 10 }), insert({ count: 10 })];
     expect(shares.map((s) => s.rows)).toEqual([10, 10, 5, 0]);
     for (const s of shares.slice(0, 3)) {
       expect(s.elapsed).toBeGreaterThan(0);

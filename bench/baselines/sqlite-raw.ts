@@ -1,7 +1,8 @@
 /**
  * The storage baselines on SQLite: raw better-sqlite3 on the same migrated schema, with
  * the server's pragmas (WAL, synchronous=FULL). W4: prepared insert in 1,000-row
- * transactions, a share of the rows at a time (in turns with Parley). W5: prepared range scan by (conversation_id, seq), the way catch-up pages.
+ * transactions, a share of the rows at a time (in turns with Parley). W5: prepared range
+ * scan by (conversation_id, seq), the way catch-up pages.
  */
 import SQLite from 'better-sqlite3';
 import { serveCommands } from '../lib/proc.ts';
@@ -27,11 +28,11 @@ export function messageBytes(db: SQLite.Database): { bytes: number; rows: number
 /**
  * W4's insert in turns with Parley: `open` makes every row up front (the baseline times the
  * database, not uuidv7) and opens the file; each `insert` writes the next `count` of them in
- * `batch`-row transactions and times that; `finish` measures the table and closes.
+ * transactions of `batch` rows and times that; `finish` measures the table and closes.
  */
-let session: { db: SQLite.Database; all: Row[]; next: number; batch: (from: number, to: number) => void } | null = null;
+let session: { db: SQLite.Database; all: Row[]; next: number; batchRows: number; batch: (from: number, to: number) => void } | null = null;
 
-export function openInsert(cmd: { file: string; count: number; conversations: string[]; userId: string; deviceId: string }) {
+export function openInsert(cmd: { file: string; count: number; batch: number; conversations: string[]; userId: string; deviceId: string }) {
   if (session) throw new Error('an insert session is open');
   const db = open(cmd.file);
   const stmt = db.prepare(
@@ -42,17 +43,17 @@ export function openInsert(cmd: { file: string; count: number; conversations: st
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) stmt.run(all[i]);
   });
-  session = { db, all, next: 0, batch };
+  session = { db, all, next: 0, batchRows: cmd.batch, batch };
   return { rows: all.length };
 }
 
-export function insert(cmd: { count: number; batch: number }) {
+export function insert(cmd: { count: number }) {
   if (!session) throw new Error('no insert session: open first');
   const s = session;
   const end = Math.min(s.all.length, s.next + cmd.count);
   const from = s.next;
   const started = performance.now();
-  for (let done = from; done < end; done += cmd.batch) s.batch(done, Math.min(end, done + cmd.batch));
+  for (let done = from; done < end; done += s.batchRows) s.batch(done, Math.min(end, done + s.batchRows));
   const elapsed = (performance.now() - started) / 1000;
   s.next = end;
   return { rows: end - from, elapsed, rate: elapsed > 0 ? (end - from) / elapsed : 0, latency: [] as number[] };
