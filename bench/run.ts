@@ -45,7 +45,7 @@ const S = quick
   ? { w1Sockets: 5000, w1ConnectDeadlineMs: 30_000, w2Pairs: 50, window: 4, warmupMs: 1000, durationMs: 3000, rateMs: 3000, w3Users: 200, w3Sizes: [10, 100], w3DurationMs: 2000, w4Rows: 20_000, w4Senders: 50, w5Messages: 1000, w5Conversations: 10, w5Devices: 100 }
   : { w1Sockets: 20_000, w1ConnectDeadlineMs: 360_000, w2Pairs: 100, window: 4, warmupMs: 2000, durationMs: 10_000, rateMs: 8000, w3Users: 1000, w3Sizes: [10, 100, 1000], w3DurationMs: 6000, w4Rows: 200_000, w4Senders: 100, w5Messages: 5000, w5Conversations: 50, w5Devices: 1000 };
 
-/** Rounds of a workload's two sides in turns (`inTurns`): W2's peak, W3 and W5/1's repeats. */
+/** Rounds of a workload's two sides in turns (`inTurns`): W2's closed loop, W3, W4 (W5/1 takes nine turns). */
 const ROUNDS = quick ? 2 : 4;
 
 if (w2Pairs !== undefined) S.w2Pairs = w2Pairs;
@@ -249,6 +249,15 @@ interface Turn<R> {
   gen: CpuReading;
 }
 
+/** One side's span: `work` (a generator's command), with the CPU of its server and of `generator` around it. */
+async function spanOf<R>(serverMeter: CpuMeter, generator: Pinned, work: () => Promise<R>): Promise<Turn<R>> {
+  const genMeter = new CpuMeter(() => [generator.pid]);
+  serverMeter.start();
+  genMeter.start();
+  const r = await work();
+  return { r, server: serverMeter.read(), gen: genMeter.read() };
+}
+
 /**
  * What a workload measured in turns (`inTurns`: the baseline's spans `a`, Parley's `b`)
  * reports of both sides: each side's spans pooled, its latencies, the CPU of its server and
@@ -445,13 +454,8 @@ async function w2(): Promise<void> {
     await call(baseGen, { cmd: 'connect', url: base.wsUrl, protocol: 'bare', tokens });
     const basePairs = Array.from({ length: pairsCount }, (_, i) => ({ a: 2 * i, b: 2 * i + 1, target: tokens[2 * i + 1], targetB: tokens[2 * i] }));
     const relayMeter = new CpuMeter(() => [base.pid]);
-    const relaySpan: W2Span = async () => {
-      const genMeter = new CpuMeter(() => [baseGen.pid]);
-      relayMeter.start();
-      genMeter.start();
-      const r = await call<PairsResult>(baseGen, { cmd: 'pairs', pairs: basePairs, window: S.window, warmupMs: S.warmupMs / 4, durationMs: S.durationMs / ROUNDS });
-      return { r, server: relayMeter.read(), gen: genMeter.read() };
-    };
+    const relaySpan: W2Span = () =>
+      spanOf(relayMeter, baseGen, () => call<PairsResult>(baseGen, { cmd: 'pairs', pairs: basePairs, window: S.window, warmupMs: S.warmupMs / 4, durationMs: S.durationMs / ROUNDS }));
     for (const engine of ENGINES) await w2On(engine, relaySpan);
   } finally {
     await scope.close();
@@ -474,16 +478,13 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
     await quiet(server);
     const waits = pgWaits(storage);
     waits.pause();
-    const parleySpan: W2Span = async () => {
-      const genMeter = new CpuMeter(() => [gen.pid]);
-      const serverMeter = serverMeterOf(server);
-      serverMeter.start();
-      genMeter.start();
-      waits.resume();
-      const r = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: S.window, warmupMs: S.warmupMs / 4, durationMs: S.durationMs / ROUNDS });
-      waits.pause();
-      return { r, server: serverMeter.read(), gen: genMeter.read() };
-    };
+    const parleySpan: W2Span = () =>
+      spanOf(serverMeterOf(server), gen, async () => {
+        waits.resume();
+        const r = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: S.window, warmupMs: S.warmupMs / 4, durationMs: S.durationMs / ROUNDS });
+        waits.pause();
+        return r;
+      });
     note(`W2 on ${engine}: ${ROUNDS} rounds of the closed loop, the relay and Parley in turns`);
     const turns = await inTurns(ROUNDS, relaySpan, parleySpan, { warmUp: true });
     const pgBackends = await waits.stop();
@@ -595,19 +596,16 @@ async function w3(): Promise<void> {
     await quiet(server);
     let published = 0;
     for (const { size, groups } of layout) {
-      const span = (generator: Pinned, meter: CpuMeter, targets: (g: number) => string) => async () => {
-        const genMeter = new CpuMeter(() => [generator.pid]);
-        meter.start();
-        genMeter.start();
-        const r = await call<FanoutResult>(generator, {
-          cmd: 'fanout',
-          groups: groups.map((members, g) => ({ publisher: members[0], target: targets(g), expected: members.length - 1 })),
-          window: W3_WINDOW,
-          warmupMs: S.warmupMs / 4,
-          durationMs: S.w3DurationMs / ROUNDS,
-        });
-        return { r, server: meter.read(), gen: genMeter.read() };
-      };
+      const span = (generator: Pinned, meter: CpuMeter, targets: (g: number) => string) => () =>
+        spanOf(meter, generator, () =>
+          call<FanoutResult>(generator, {
+            cmd: 'fanout',
+            groups: groups.map((members, g) => ({ publisher: members[0], target: targets(g), expected: members.length - 1 })),
+            window: W3_WINDOW,
+            warmupMs: S.warmupMs / 4,
+            durationMs: S.w3DurationMs / ROUNDS,
+          }),
+        );
       note(`W3/${size}: ${ROUNDS} rounds, the loop and Parley in turns`);
       const turns = await inTurns(
         ROUNDS,
@@ -726,22 +724,19 @@ async function w4(): Promise<void> {
         const used = rawMeter.read();
         return { r, server: used, gen: { cpu: 0, wall: used.wall, share: 0, faults: 0 } };
       };
-      const parleySpan = async (): Promise<Turn<PersistResult>> => {
-        const serverMeter = serverMeterOf(server);
-        const genMeter = new CpuMeter(() => [gen.pid]);
-        serverMeter.start();
-        genMeter.start();
-        waits.resume();
-        const r = await call<PersistResult>(gen, {
-          cmd: 'persist',
-          senders: convs.map((c, i) => ({ index: i, target: c })),
-          window: S.window * 4,
-          warmupMs: S.warmupMs / 4,
-          durationMs: S.durationMs / ROUNDS,
+      const parleySpan = () =>
+        spanOf(serverMeterOf(server), gen, async () => {
+          waits.resume();
+          const r = await call<PersistResult>(gen, {
+            cmd: 'persist',
+            senders: convs.map((c, i) => ({ index: i, target: c })),
+            window: S.window * 4,
+            warmupMs: S.warmupMs / 4,
+            durationMs: S.durationMs / ROUNDS,
+          });
+          waits.pause();
+          return r;
         });
-        waits.pause();
-        return { r, server: serverMeter.read(), gen: genMeter.read() };
-      };
       note(`W4 on ${engine}: ${ROUNDS} rounds, the raw insert and Parley in turns`);
       const turns = await inTurns(ROUNDS, rawSpan, parleySpan, { warmUp: true });
       const pgBackends = await waits.stop();
