@@ -129,7 +129,7 @@ export function createConversations(ctx: AppContext, deps: ConversationsDeps) {
 
   function announce(conversationId: string, recipients: string[], envelopes: MessageRow[]): void {
     for (const row of envelopes) ctx.emit({ type: 'message', conversationId, recipientIds: recipients, envelope: toEnvelope(row) });
-    if (envelopes.length) ctx.metrics.messagesSent.inc({ kind: 'system' }, envelopes.length);
+    if (envelopes.length) ctx.metrics.messagesSent.add(envelopes.length, 'system');
     ctx.emit({ type: 'conversation.changed', conversationId, recipientIds: recipients });
   }
 

@@ -334,7 +334,7 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
       (committed) => {
         const { row, created, accepted, recipientIds } = committed;
         if (!created) return { ack: toAck(row), created: false };
-        ctx.metrics.messagesSent.inc({ kind: row.kind });
+        ctx.metrics.messagesSent.add(1, row.kind);
         ctx.metrics.sendLatency.observe((performance.now() - started) / 1000);
         const event = { type: 'message' as const, conversationId, recipientIds, envelope: toEnvelope(row) };
         ctx.emit(origin === undefined ? event : { ...event, origin });
@@ -423,7 +423,7 @@ export function createMessages(ctx: AppContext, deps: MessagesDeps) {
       if (!done) return;
       const { row, discarded } = done;
       await deps.attachments.discardBlobs(discarded);
-      ctx.metrics.messagesSent.inc({ kind: 'delete' });
+      ctx.metrics.messagesSent.add(1, 'delete');
       ctx.emit({ type: 'message', conversationId, recipientIds: await recipientsOf(conversationId), envelope: toEnvelope(row) });
     },
 

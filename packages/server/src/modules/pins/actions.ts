@@ -65,7 +65,7 @@ export function createPins(ctx: AppContext, deps: PinsDeps) {
 
   async function announce(conversationId: string, envelope: MessageRow): Promise<void> {
     const recipientIds = await conversations.memberIds(conversationId);
-    ctx.metrics.messagesSent.inc({ kind: 'system' });
+    ctx.metrics.messagesSent.add(1, 'system');
     ctx.emit({ type: 'message', conversationId, recipientIds, envelope: toEnvelope(envelope) });
     ctx.emit({ type: 'conversation.changed', conversationId, recipientIds });
   }
