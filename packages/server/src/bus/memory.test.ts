@@ -39,4 +39,39 @@ describe('MemoryBus', () => {
     await bus.publish('t', event);
     expect(n).toBe(1);
   });
+
+  it('still runs, for the event being published, a handler that another one unsubscribes', async () => {
+    const bus = new MemoryBus();
+    const seen: string[] = [];
+    await bus.subscribe('t', () => {
+      seen.push('first');
+      void offSecond();
+    });
+    const offSecond = await bus.subscribe('t', () => seen.push('second'));
+    await bus.publish('t', event);
+    expect(seen).toEqual(['first', 'second']);
+    seen.length = 0;
+    await bus.publish('t', event);
+    expect(seen).toEqual(['first']);
+  });
+
+  it('keeps each subscription apart: ending one leaves the others, a handler subscribed twice runs once', async () => {
+    const bus = new MemoryBus();
+    const seen: string[] = [];
+    const a = () => seen.push('a');
+    const offA = await bus.subscribe('t', a);
+    await bus.subscribe('t', a);
+    const offB = await bus.subscribe('t', () => seen.push('b'));
+    await bus.publish('t', event);
+    expect(seen).toEqual(['a', 'b']);
+    await offB();
+    await offB();
+    seen.length = 0;
+    await bus.publish('t', event);
+    expect(seen).toEqual(['a']);
+    await offA();
+    seen.length = 0;
+    await bus.publish('t', event);
+    expect(seen).toEqual([]);
+  });
 });

@@ -4,7 +4,12 @@ import type { DomainEvent } from './events.ts';
 /** The default bus: one process, no network. Handlers run synchronously in publish order. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
-  private readonly topics = new Map<string, Set<BusHandler>>();
+  /**
+   * Each topic's handlers, as an array that is replaced, never changed, when one subscribes
+   * or leaves: a publish runs the handlers of its moment (one that subscribes another to the
+   * topic does not reach it with this event) without copying them.
+   */
+  private readonly topics = new Map<string, readonly BusHandler[]>();
 
   /**
    * Not an async function: a group's message is one publish per member, and each would cost
@@ -12,12 +17,9 @@ export class MemoryBus implements Bus {
    */
   publish(topic: string, event: DomainEvent): Promise<void> {
     const handlers = this.topics.get(topic);
-    if (!handlers) return PUBLISHED;
+    if (handlers === undefined) return PUBLISHED;
     try {
-      // The handlers of the moment of publishing (one that subscribes another to this topic
-      // does not reach it with this event): a copy, unless there is only one.
-      if (handlers.size === 1) handlers.values().next().value!(event);
-      else for (const handler of [...handlers]) handler(event);
+      for (let i = 0; i < handlers.length; i++) handlers[i]!(event);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -25,12 +27,14 @@ export class MemoryBus implements Bus {
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {
-    let handlers = this.topics.get(topic);
-    if (!handlers) this.topics.set(topic, (handlers = new Set()));
-    handlers.add(handler);
+    const handlers = this.topics.get(topic) ?? [];
+    if (!handlers.includes(handler)) this.topics.set(topic, [...handlers, handler]);
     return async () => {
-      handlers.delete(handler);
-      if (handlers.size === 0) this.topics.delete(topic);
+      const now = this.topics.get(topic);
+      if (now === undefined || !now.includes(handler)) return;
+      const rest = now.filter((h) => h !== handler);
+      if (rest.length === 0) this.topics.delete(topic);
+      else this.topics.set(topic, rest);
     };
   }
 

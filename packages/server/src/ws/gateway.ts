@@ -116,7 +116,10 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   // Events for many users come once per process, on the fan-out topic, with their recipients.
   const fanout = bus.subscribe(FANOUT_TOPIC, (event) => {
-    for (const userId of recipientsOf(event)) if (users.has(userId)) deliver(userId, event);
+    for (const userId of recipientsOf(event)) {
+      const local = users.get(userId);
+      if (local) deliver(userId, local, event);
+    }
   });
   fanout.catch((err) => log.error({ err }, 'fan-out subscription failed'));
 
@@ -245,10 +248,9 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
     for (const c of local.connections) if (c.joined) write(c, data);
   }
 
-  /** An event arrived on `userId`'s topic: write it to that user's sockets here. */
-  function deliver(userId: string, event: DomainEvent): void {
-    const local = users.get(userId);
-    if (!local || local.connections.size === 0) return;
+  /** An event for `userId` arrived: write it to that user's sockets here (`local`). */
+  function deliver(userId: string, local: LocalUser, event: DomainEvent): void {
+    if (local.connections.size === 0) return;
     switch (event.type) {
       case 'message': {
         // Not serialized at all when the only socket here is the one that sent it (it gets the ack).
@@ -259,7 +261,7 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
           frame ??= shared(event);
           if (write(c, frame)) n++;
         }
-        if (n > 0) metrics.messagesDelivered.inc(n);
+        if (n > 0) metrics.messagesDelivered.add(n);
         return;
       }
       case 'conversation.changed': {
@@ -313,12 +315,13 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
   function join(c: Connection, caller: Caller): LocalUser {
     let local = users.get(caller.userId);
     if (!local) {
-      local = {
+      const fresh: LocalUser = {
         connections: new Set(),
-        subscription: bus.subscribe(userTopic(caller.userId), (event) => deliver(caller.userId, event)),
+        // Delivers to the sockets it was made for, with no lookup per event.
+        subscription: bus.subscribe(userTopic(caller.userId), (event) => deliver(caller.userId, fresh, event)),
         views: Promise.resolve(),
       };
-      users.set(caller.userId, local);
+      users.set(caller.userId, (local = fresh));
     }
     local.connections.add(c);
     return local;
