@@ -23,6 +23,18 @@ describe('event routing', () => {
     expect(got[0]![1]).toBe(got[1]![1]);
   });
 
+  it('publishes once per recipient however often a list names them, short lists and long', async () => {
+    for (const n of [3, 16, 17, FANOUT_THRESHOLD - 1]) {
+      const bus = new MemoryBus();
+      const ids = Array.from({ length: n }, (_, i) => `u${i}`);
+      const got = await record(bus, ids.map(userTopic));
+      // The last id again, and the first: a repeat at either end of the pairwise scan.
+      const named = [...ids.slice(0, -2), ids[n - 1]!, ids[n - 2]!, ids[n - 1]!, ids[0]!];
+      publishEvent(bus, { type: 'typing', conversationId: 'k', userId: 'x', active: true, recipientIds: named }, log);
+      expect(got.map(([topic]) => topic).sort()).toEqual(ids.map(userTopic).sort());
+    }
+  });
+
   it('sends an event for many recipients once, on the fan-out topic, with its recipients', async () => {
     const bus = new MemoryBus();
     const ids = Array.from({ length: FANOUT_THRESHOLD }, (_, i) => `u${i}`);

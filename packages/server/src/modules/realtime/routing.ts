@@ -51,11 +51,20 @@ function topicOf(userId: string): string {
   return topic;
 }
 
+/** Up to this many ids, `unique` compares them pairwise: cheaper than building a Set. */
+const PAIRWISE_MAX = 16;
+
 /** The ids once each, in order; the array itself when it has no repeats (the usual case: a conversation's members). */
 function unique(ids: string[]): string[] {
-  if (ids.length < 2) return ids;
+  const n = ids.length;
+  if (n < 2) return ids;
+  if (n <= PAIRWISE_MAX) {
+    let repeats = false;
+    for (let i = 1; i < n && !repeats; i++) for (let j = 0; j < i; j++) if (ids[i] === ids[j]) repeats = true;
+    return repeats ? [...new Set(ids)] : ids;
+  }
   const seen = new Set(ids);
-  return seen.size === ids.length ? ids : [...seen];
+  return seen.size === n ? ids : [...seen];
 }
 
 /**
