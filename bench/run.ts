@@ -283,6 +283,8 @@ function turnsReport<R extends Span>(turns: { a: Turn<R>[]; b: Turn<R>[] }, coun
       baseline_p99_ms: round(bl.percentile(99)),
       server_cpu: round(serverCpu.share),
       gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
+      // Which side of the baseline set its figure: its server, or its generator.
+      baseline_server_cpu: round(baseCpu.share),
       baseline_gen_cpu: round(pooledCpu(turns.a.map((t) => t.gen)).share),
       // CPU per message survives a shared machine better than throughput does.
       server_cpu_s_per_M: round((serverCpu.cpu / counts.parley) * 1e6),
@@ -764,6 +766,7 @@ async function w4(): Promise<void> {
           p99_ms: round(l.percentile(99)),
           server_cpu: round(serverCpu.share),
           gen_cpu: round(pooledCpu(turns.b.map((t) => t.gen)).share),
+          baseline_server_cpu: round(rawCpu.share),
           server_cpu_s_per_M: round((serverCpu.cpu / Math.max(1, r.acked)) * 1e6),
           server_faults_per_k: round((serverCpu.faults / Math.max(1, r.acked)) * 1e3),
           // The raw side's rows were made at `open`, outside its spans: this is its inserts' CPU.
