@@ -314,16 +314,18 @@ export function createGateway(ctx: AppContext, bus: Bus, deps: GatewayDeps) {
 
   function join(c: Connection, caller: Caller): LocalUser {
     let local = users.get(caller.userId);
-    if (!local) {
-      const fresh: LocalUser = {
-        connections: new Set(),
-        // Delivers to the sockets it was made for, with no lookup per event.
-        subscription: bus.subscribe(userTopic(caller.userId), (event) => deliver(caller.userId, fresh, event)),
-        views: Promise.resolve(),
-      };
-      users.set(caller.userId, (local = fresh));
-    }
+    if (!local) users.set(caller.userId, (local = localUser(caller.userId)));
     local.connections.add(c);
+    return local;
+  }
+
+  /** A user's first socket here: their bus subscription, which delivers to their sockets with no lookup per event. */
+  function localUser(userId: string): LocalUser {
+    const local: LocalUser = {
+      connections: new Set(),
+      subscription: bus.subscribe(userTopic(userId), (event) => deliver(userId, local, event)),
+      views: Promise.resolve(),
+    };
     return local;
   }
 
