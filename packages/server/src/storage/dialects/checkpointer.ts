@@ -31,11 +31,11 @@ const RESTART_RETRY_MS = 1000;
 
 /**
  * The worker thread's nice value. A checkpoint copies megabytes of pages and syncs the
- * database file: background work, which on a core it shares with the event loop should wait
- * for the loop's idle moments rather than take half the core while sockets wait (the
- * scheduler still gives it ~10% of a busy core, more than the 3–4% its checkpoints took in
- * W3's profile, and all of it while the writer waits for a restart). On Linux a thread's nice value is its own:
- * the rest of the process keeps its priority. Where that does not hold, nothing is lowered.
+ * database file: background work, which on a core it shares with the event loop should take
+ * the loop's idle moments rather than half the core while sockets wait (the scheduler still
+ * gives it ~10% of a busy core, more than the 3–4% its checkpoints took in W3's profile, and
+ * all of it while the writer waits for a restart). On Linux a thread's nice value is its
+ * own, so the rest of the process keeps its priority; elsewhere nothing is lowered.
  */
 export const CHECKPOINT_NICE = 10;
 
