@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpointer, CHECKPOINT_NICE, readWalState, WAL_INDEX_HEAD_BYTES, type CheckpointResult } from './checkpointer.ts';
+import { Checkpointer, readWalState, WAL_INDEX_HEAD_BYTES, type CheckpointResult } from './checkpointer.ts';
 
 const FRAME = 4096 + 24;
 
@@ -198,42 +198,6 @@ describe('Checkpointer: the WAL starts again from the file’s start under a wri
       await checkpointer.close();
       reader.close();
       db.close();
-    }
-  });
-});
-
-/** The nice value of each thread of this process (Linux: a thread's own, field 19 of its stat). */
-function threadNices(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      out.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out;
-}
-
-describe.runIf(process.platform === 'linux')('Checkpointer: its worker yields the core to the event loop', () => {
-  it('runs at a lower priority in a thread of its own, and the rest of the process keeps its own', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'parley-nice-'));
-    const file = path.join(dir, 'db.sqlite');
-    const db = walDatabase(file);
-    const before = threadNices();
-    const checkpointer = new Checkpointer(file);
-    try {
-      await checkpointer.now(); // the worker is up and has answered
-      const after = threadNices();
-      const lowered = [...after].filter(([tid, nice]) => nice === CHECKPOINT_NICE && !before.has(tid));
-      expect(lowered).toHaveLength(1);
-      // The threads the process had keep theirs (the one that made the checkpointer among them).
-      for (const [tid, nice] of before) if (after.has(tid)) expect(after.get(tid)).toBe(nice);
-    } finally {
-      await checkpointer.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

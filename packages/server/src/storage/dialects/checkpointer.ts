@@ -30,27 +30,12 @@ const RETRY_MS = 100;
 const RESTART_RETRY_MS = 1000;
 
 /**
- * The worker thread's nice value. A checkpoint copies megabytes of pages and syncs the
- * database file: background work, which on a core it shares with the event loop should take
- * the loop's idle moments rather than half the core while sockets wait (the scheduler still
- * gives it ~10% of a busy core, more than the 3–4% its checkpoints took in W3's profile, and
- * all of it while the writer waits for a restart). On Linux a thread's nice value is its
- * own, so the rest of the process keeps its priority; elsewhere nothing is lowered.
- */
-export const CHECKPOINT_NICE = 10;
-
-/**
  * The worker: its own connection to the same file, running PASSIVE checkpoints on request.
  * Plain CommonJS (no TypeScript loader in a worker started from a string).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driver);
-if (process.platform === 'linux') {
-  try {
-    require('node:os').setPriority(0, workerData.nice);
-  } catch {}
-}
 const db = new SQLite(workerData.file);
 db.pragma('busy_timeout = 5000');
 parentPort.on('message', (msg) => {
@@ -155,7 +140,7 @@ export class Checkpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     // No inherited node options: the worker runs plain CommonJS (no TypeScript loader) and is
     // not profiled (`--cpu-prof` would give it a sampling thread of its own, busy even while idle).
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, nice: CHECKPOINT_NICE }, execArgv: [] });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver }, execArgv: [] });
     this.worker.on('message', (r) => this.waiting.shift()?.(r));
     // A worker that dies leaves checkpoints to the caller (`onError`: SQLite's automatic ones).
     const died = (err: Error) => {
