@@ -509,13 +509,11 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
       }),
     );
 
-    const serverMeter = serverMeterOf(server);
-    const genMeter = new CpuMeter(() => [gen.pid]);
     const rate = w2Rate ?? Math.max(1, Math.round(peak.rate / 2));
     note(`W2 Parley on ${engine}: open loop at ${rate} msg/s (${w2Rate === undefined ? 'half the peak' : 'as asked'})`);
-    serverMeter.start();
-    genMeter.start();
-    const half = await call<PairsResult>(gen, { cmd: 'pairs', pairs, window: 0, rate, warmupMs: S.warmupMs / 2, durationMs: S.rateMs });
+    const { r: half, server: halfServer, gen: halfGen } = await spanOf(serverMeterOf(server), gen, () =>
+      call<PairsResult>(gen, { cmd: 'pairs', pairs, window: 0, rate, warmupMs: S.warmupMs / 2, durationMs: S.rateMs }),
+    );
     const hl = lat(half.latency);
     const p99 = hl.percentile(99);
     emit(
@@ -536,8 +534,8 @@ async function w2On(engine: Engine, relaySpan: W2Span): Promise<void> {
         max_ms: round(hl.percentile(100)),
         offered_rate: rate,
         delivered_rate: round(half.rate),
-        server_cpu: round(serverMeter.read().share),
-        gen_cpu: round(genMeter.read().share),
+        server_cpu: round(halfServer.share),
+        gen_cpu: round(halfGen.share),
         errors: half.errors,
       }),
     );
@@ -888,13 +886,9 @@ async function w5(): Promise<void> {
       // of a fresh process ran at ~60% of the later ones' rate).
       await scan();
       const catchup = async () => {
-        const serverMeter = serverMeterOf(server);
-        const genMeter = new CpuMeter(() => [gen.pid]);
-        serverMeter.start();
-        genMeter.start();
-        const r = await call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: run.devices, pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT });
-        const used = serverMeter.read();
-        const load = genMeter.read();
+        const { r, server: used, gen: load } = await spanOf(serverMeterOf(server), gen, () =>
+          call<CatchupResult>(gen, { cmd: 'catchup', url: server.url, wsUrl: server.wsUrl, devices: run.devices, pageLimit: 200, parallel: W5_PAGES_IN_FLIGHT }),
+        );
         return { r, serverCpu: used.share, serverFaults: used.faults, genCpu: load.share, genFaults: load.faults };
       };
       const turns = await inTurns(run.repeats, catchup, scan);
