@@ -30,6 +30,8 @@ export type InputLimits = { [K in keyof typeof INPUT_LIMITS]: number };
  * must never meet one.
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Their lengths: a key of another length is not looked up (most keys of a frame or body). */
+const FORBIDDEN_KEY_LENGTHS = [...new Set([...FORBIDDEN_KEYS].map((k) => k.length))];
 
 /** An object's keys are kept in a list up to this many, in a Set past it (`scanJson`). */
 const KEYS_LISTED = 16;
@@ -78,7 +80,7 @@ export function scanJson(text: string, limits: Pick<InputLimits, 'depth'> = INPU
             return; // malformed: JSON.parse will say so
           }
         }
-        if ((key.length === 9 || key.length === 11) && FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
+        if (FORBIDDEN_KEY_LENGTHS.includes(key.length) && FORBIDDEN_KEYS.has(key)) throw refuse('forbidden_key', `the key "${key}" is not allowed`, { key });
         if (Array.isArray(keys) ? keys.includes(key) : keys.has(key)) throw refuse('duplicate_key', `the key "${key}" appears twice in one object`, { key });
         if (!Array.isArray(keys)) keys.add(key);
         else if (keys.length < KEYS_LISTED) keys.push(key);
